@@ -1,0 +1,128 @@
+"""The adapter interface: one subclass per framework, the same names in each.
+
+An adapter holds only what the array API standard lacks: which arrays it
+owns, its namespace, its native random generators, ``stop_gradient``, and
+conversion to NumPy for tests and the command line. Every algorithm lives
+once in :mod:`gumbelxp`, written against ``namespace``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+
+class Backend:
+    """Base adapter. Subclasses set the class attributes and override the
+    methods marked *required*; the others have generic defaults."""
+
+    #: the name users pass as ``xp="..."``
+    name: str = ""
+    #: the framework's top-level module, looked up in ``sys.modules``
+    module: str = ""
+    #: whether gradients flow (so straight-through needs ``stop_gradient``)
+    has_autograd: bool = False
+    #: whether the framework has a global random state (JAX does not)
+    has_global_rng: bool = True
+    #: human-readable name of the native generator type, for error messages
+    generator_name: str = ""
+
+    # -- arrays and namespace ------------------------------------------------
+    def array_types(self) -> tuple[type, ...]:  # required
+        raise NotImplementedError
+
+    def handles(self, x: Any) -> bool:
+        """Whether ``x`` is an array of this framework."""
+        return isinstance(x, self.array_types())
+
+    #: module path of the array-API namespace (array-api-compat's wrapper
+    #: by default); an adapter may instead override ``namespace``
+    namespace_module: str = ""
+
+    @cached_property
+    def namespace(self) -> Any:
+        """The array-API namespace for this framework's arrays."""
+        import importlib
+
+        return importlib.import_module(self.namespace_module)
+
+    def asarray(self, obj: Any, dtype: Any = None, device: Any = None) -> Any:
+        return self.namespace.asarray(obj, dtype=dtype, device=device)
+
+    def shape(self, x: Any) -> tuple:
+        """``x``'s shape as a tuple (an entry may be symbolic while tracing)."""
+        return tuple(x.shape)
+
+    def device(self, x: Any) -> Any:
+        import array_api_compat
+
+        return array_api_compat.device(x)
+
+    def default_float(self) -> Any:
+        return self.namespace.asarray(0.0).dtype
+
+    def to_numpy(self, x: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(x)
+
+    # -- random numbers ------------------------------------------------------
+    def is_generator(self, obj: Any) -> bool:  # required
+        raise NotImplementedError
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
+        """Uniform variates on the *open* interval (0, 1), of ``dtype`` (float32
+        or float64) on ``device``, from ``rng``: ``None`` (the framework's
+        default generator), an ``int`` seed, or a native generator."""
+        raise NotImplementedError  # required
+
+    #: integer dtype name PortableRNG computes Philox in: a 64-bit one
+    #: (products of two 32-bit words fit) or "uint32" (16-bit limb products)
+    philox_int: str = "uint64"
+
+    def philox_int_dtype(self) -> Any:
+        return getattr(self.namespace, self.philox_int)
+
+    # -- autograd ------------------------------------------------------------
+    def stop_gradient(self, x: Any) -> Any:
+        """``x`` with no gradient flowing back through it (identity here)."""
+        return x
+
+    def vjp(self, f: Any, args: tuple, cotangent: Any) -> tuple[Any, tuple]:
+        """``(f(*args), grads)``: the gradient of ``sum(f(*args) * cotangent)``
+        with respect to each array in ``args``. For tests, ``gumbelxp check``
+        and benchmarks; raises TypeError where there is no autograd."""
+        raise TypeError(f"{self.name} has no automatic differentiation")
+
+    # -- execution -----------------------------------------------------------
+    def is_concrete(self, x: Any) -> bool:
+        """Whether the values of ``x`` can be read now (False while tracing)."""
+        return True
+
+    # -- information ---------------------------------------------------------
+    def version(self) -> str:
+        import sys
+
+        return str(getattr(sys.modules[self.module], "__version__", "?"))
+
+    def devices(self) -> list[str]:
+        return ["cpu"]
+
+    def __repr__(self) -> str:
+        return f"<gumbelxp backend {self.name}>"
+
+
+def open_unit(xp: Any, u: Any) -> Any:
+    """Map uniforms from [0, 1) on a grid of at most 2**-24 (float32) or
+    2**-53 (float64) into the open interval: the one value that can be 0
+    becomes the midpoint of its grid cell. ``1`` cannot occur."""
+    import array_api_compat
+
+    lo = xp.finfo(u.dtype).eps * 0.25  # 2**-25 for float32, 2**-54 for float64
+    return xp.maximum(u, xp.asarray(lo, dtype=u.dtype, device=array_api_compat.device(u)))
+
+
+def check_seed(seed: int) -> int:
+    if seed < 0 or seed >= 2**64:
+        raise ValueError(f"a seed must be an integer in [0, 2**64), got {seed}")
+    return seed

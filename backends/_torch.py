@@ -1,0 +1,73 @@
+"""PyTorch adapter: CPU and CUDA tensors, ``torch.Generator`` on the tensor's device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ._base import Backend, check_seed
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    module = "torch"
+    has_autograd = True
+    namespace_module = "array_api_compat.torch"
+    generator_name = "torch.Generator"
+    # PyTorch has no uint32 add or shift: Philox runs in int64, whose
+    # wrapping product still holds the exact low 64 bits of a 32x32 product.
+    philox_int = "int64"
+
+    def array_types(self):
+        return (torch.Tensor,)
+
+    def is_generator(self, obj: Any) -> bool:
+        return isinstance(obj, torch.Generator)
+
+    def default_generator(self, device=None) -> torch.Generator:
+        device = torch.device(device if device is not None else "cpu")
+        if device.type == "cpu":
+            return torch.default_generator
+        return torch.cuda.default_generators[
+            device.index if device.index is not None else torch.cuda.current_device()
+        ]
+
+    def uniform(self, rng, shape, dtype, device):
+        if isinstance(rng, int):
+            rng = torch.Generator(device=device).manual_seed(check_seed(rng) % 2**63)
+        elif rng is not None and torch.device(rng.device).type != torch.device(device).type:
+            raise ValueError(
+                f"the torch.Generator is on {rng.device} but the tensor is on {device}"
+            )
+        # torch.rand draws k * 2**-24 (float32) / k * 2**-53 (float64), k >= 0:
+        # move the zero cell to its midpoint so log(0) cannot happen.
+        u = torch.rand(tuple(shape), generator=rng, dtype=dtype, device=device)
+        return u.clamp_min_(torch.finfo(dtype).eps * 0.25)
+
+    def stop_gradient(self, x):
+        return x.detach()
+
+    def vjp(self, f, args, cotangent):
+        args = tuple(a.detach().requires_grad_(True) for a in args)
+        out = f(*args)
+        grads = torch.autograd.grad(out, args, cotangent, allow_unused=True)
+        return out.detach(), tuple(grads)
+
+    def devices(self) -> list[str]:
+        devs = ["cpu"]
+        if torch.cuda.is_available():
+            devs += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+        return devs
+
+    def to_numpy(self, x):
+        x = x.detach().cpu()
+        if x.dtype == torch.bfloat16:
+            x = x.float()
+        return x.numpy()
+
+    def version(self) -> str:
+        return torch.__version__
+
+
+BACKEND = TorchBackend()

@@ -1,0 +1,34 @@
+"""gumbelxp: Gumbel sampling and Gumbel-Softmax, written once on the Python
+array API standard, for NumPy, PyTorch, TensorFlow, JAX, CuPy, Dask and
+array-api-strict arrays.
+
+>>> import numpy as np, gumbelxp as gx
+>>> y = gx.gumbel_softmax(np.array([1.0, 2.0, 3.0, 4.0]), tau=0.5, rng=0)
+>>> float(y.sum())
+1.0
+
+Importing gumbelxp imports no framework: the backend for an array is found
+from its type and loaded on first use.
+"""
+
+from ._api import (
+    gumbel,
+    gumbel_max,
+    gumbel_softmax,
+    gumbel_topk,
+    relaxed_log_prob,
+    straight_through,
+)
+from ._philox import PortableRNG
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PortableRNG",
+    "gumbel",
+    "gumbel_max",
+    "gumbel_softmax",
+    "gumbel_topk",
+    "relaxed_log_prob",
+    "straight_through",
+]
