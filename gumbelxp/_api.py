@@ -195,8 +195,14 @@ def _scores(be: Backend, xp: Any, s: Array, tau: Any, axis: int) -> Array:
     overflow, whatever ``tau``; the shift carries no gradient (softmax is
     shift-invariant) and is NaN exactly on slices with NaN, +inf or only -inf."""
     z = s - be.stop_gradient(xp.max(s, axis=axis, keepdims=True))
-    if not (isinstance(tau, float) and tau == 1.0):
-        z = z / tau
+    if isinstance(tau, float):
+        if tau != 1.0:
+            z = z / tau
+    else:
+        # an array tau: a -inf mask stays -inf without ever computing -inf / tau,
+        # whose gradient for tau (0 * inf) would be NaN
+        masked = z == -math.inf
+        z = xp.where(masked, z, xp.where(masked, xp.zeros_like(z), z) / tau)
     return z
 
 
