@@ -10,8 +10,8 @@ import math
 import numbers
 from typing import Any
 
-from .backends import Backend, backend_of, backend_of_namespace, get_backend, loaded_backends
 from ._philox import PortableRNG
+from .backends import Backend, backend_of, backend_of_namespace, get_backend, loaded_backends
 
 Array = Any
 RNG = Any  # None | int | native generator | PortableRNG
@@ -72,7 +72,9 @@ def _tau(be: Backend, xp: Any, tau: Any, ndim: int, axis: int, dtype: Any) -> An
     try:
         tbe = backend_of(tau)
     except TypeError:
-        raise TypeError(f"tau must be a positive number or an array, got {type(tau).__name__}")
+        raise TypeError(
+            f"tau must be a positive number or an array, got {type(tau).__name__}"
+        ) from None
     if tbe is not be:
         raise TypeError(f"tau is a {tbe.name} array but logits are {be.name} arrays")
     t = xp.astype(tau, dtype)

@@ -76,6 +76,7 @@ def demo_backend(name: str, draws: int, seed: int) -> dict[str, Any]:
     """The seed example on one backend: softmax vs Gumbel-max frequencies,
     a chi-square p-value, and Gumbel-Softmax samples at three temperatures."""
     import gumbelxp as gx
+
     from .testing import from_numpy, to_numpy
 
     be = get_backend(name)

@@ -172,10 +172,10 @@ class PortableRNG:
         if xp.iinfo(int_dtype).bits >= 64:
             blocks = j + first
         else:
-            base_lo = first & _MASK
+            base_lo = _const(xp, first & _MASK, j)
             lo = j + base_lo  # wraps mod 2**32
             carry = xp.astype(lo < base_lo, int_dtype)
-            blocks = (lo, carry + ((first >> 32) & _MASK))
+            blocks = (lo, carry + _const(xp, (first >> 32) & _MASK, j))
         w = xp.stack(_block_words(xp, key, blocks), axis=-1)
         off = start - 4 * first
         return xp.reshape(w, (-1,))[off:off + n]
@@ -211,15 +211,20 @@ class PortableRNG:
         ``((w0 >> 6) * 2**26 + (w1 >> 6) + 0.5) * 2**-52``. Both are exact, so
         every backend returns the same bits.
         """
-        from ._api import _resolve_namespace, _resolve_dtype
+        from ._api import _resolve_dtype, _resolve_namespace
 
         be, xp_, device = _resolve_namespace(like, xp, device)
         dtype = _resolve_dtype(be, xp_, like, dtype)
         n = math.prod(shape)
         idt = be.philox_int_dtype()
-        if xp_.finfo(dtype).bits <= 32:
+        bits = xp_.finfo(dtype).bits
+        if bits <= 32:
             w = self.words(xp_, idt, device, self.key, self._take(n), n)
-            u = (xp_.astype(w >> 9, dtype) + 0.5) * 2.0**-23
+            u = (xp_.astype(w >> 9, xp_.float32) + 0.5) * 2.0**-23
+            if bits < 32:  # half precision: round, then keep the interval open
+                eps = xp_.finfo(dtype).eps
+                u = xp_.clip(u, eps * 2.0**-11, 1.0 - eps / 2)
+                u = xp_.astype(u, dtype)
         else:
             w = xp_.reshape(self.words(xp_, idt, device, self.key, self._take(2 * n), 2 * n),
                             (n, 2))
