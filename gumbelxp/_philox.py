@@ -40,21 +40,27 @@ def _const(xp: Any, v: int, like: Any) -> Any:
     return xp.asarray(v, dtype=like.dtype, device=array_api_compat.device(like))
 
 
+def _shr(xp: Any, x: Any, k: int) -> Any:
+    """``x >> k`` through the namespace's ``bitwise_right_shift``: not every
+    array type has the ``>>`` operator (arithmetic on signed dtypes, as ``>>``)."""
+    return xp.bitwise_right_shift(x, k)
+
+
 def _mulhilo(xp: Any, m: int, x: Any, wide: bool) -> tuple[Any, Any]:
     """(hi, lo) 32-bit halves of the 64-bit product ``m * x`` (x < 2**32)."""
     if wide:
         p = x * m
-        return (p >> 32) & _MASK, p & _MASK
+        return _shr(xp, p, 32) & _MASK, p & _MASK
     # uint32: four 16x16 -> 32 bit partial products, carries by hand.
     m_lo, m_hi = m & 0xFFFF, m >> 16
-    x_lo, x_hi = x & 0xFFFF, x >> 16
+    x_lo, x_hi = x & 0xFFFF, _shr(xp, x, 16)
     ll = x_lo * m_lo
     lh = x_lo * m_hi
     hl = x_hi * m_lo
     hh = x_hi * m_hi
-    mid = (ll >> 16) + (lh & 0xFFFF) + (hl & 0xFFFF)  # < 3 * 2**16, no overflow
+    mid = _shr(xp, ll, 16) + (lh & 0xFFFF) + (hl & 0xFFFF)  # < 3 * 2**16, no overflow
     lo = x * _const(xp, m, x)  # wraps mod 2**32: exactly the low word
-    hi = hh + (lh >> 16) + (hl >> 16) + (mid >> 16)
+    hi = hh + _shr(xp, lh, 16) + _shr(xp, hl, 16) + _shr(xp, mid, 16)
     return hi, lo
 
 
@@ -83,7 +89,7 @@ def _block_words(xp: Any, key: tuple[int, int], blocks: Any) -> list[Any]:
     if isinstance(blocks, tuple):
         lo, hi = blocks
     else:
-        lo, hi = blocks & _MASK, blocks >> 32
+        lo, hi = blocks & _MASK, _shr(xp, blocks, 32)
     zero = xp.zeros_like(lo)
     return philox4x32(xp, (lo, hi, zero, zero), key)
 
@@ -185,7 +191,7 @@ class PortableRNG:
         """Words at arbitrary stream positions ``index`` (an integer array of
         a 64-bit dtype), same shape: for computing any piece of a draw on its
         own, e.g. one Dask chunk."""
-        w = _block_words(xp, key, index >> 2)
+        w = _block_words(xp, key, _shr(xp, index, 2))
         lane = index & 3
         out = w[3]
         for i in (2, 1, 0):
@@ -220,7 +226,7 @@ class PortableRNG:
         bits = xp_.finfo(dtype).bits
         if bits <= 32:
             w = self.words(xp_, idt, device, self.key, self._take(n), n)
-            u = (xp_.astype(w >> 9, xp_.float32) + 0.5) * 2.0**-23
+            u = (xp_.astype(_shr(xp_, w, 9), xp_.float32) + 0.5) * 2.0**-23
             if bits < 32:  # half precision: round, then keep the interval open
                 eps = xp_.finfo(dtype).eps
                 u = xp_.clip(u, eps * 2.0**-11, 1.0 - eps / 2)
@@ -228,8 +234,8 @@ class PortableRNG:
         else:
             w = xp_.reshape(self.words(xp_, idt, device, self.key, self._take(2 * n), 2 * n),
                             (n, 2))
-            hi = xp_.astype(w[:, 0] >> 6, dtype)
-            lo = xp_.astype(w[:, 1] >> 6, dtype)
+            hi = xp_.astype(_shr(xp_, w[:, 0], 6), dtype)
+            lo = xp_.astype(_shr(xp_, w[:, 1], 6), dtype)
             u = (hi * 2.0**26 + (lo + 0.5)) * 2.0**-52
         return xp_.reshape(u, tuple(shape))
 
@@ -255,7 +261,7 @@ def gumbel_from_words(xp: Any, w: Any, dtype: Any) -> Any:
     ever forming ``1 - x``. ``x`` is never 0, so ``E > 0`` and ``g`` is finite.
     """
     w0 = w[..., 0]
-    b = (w0 >> 31) == 1
+    b = _shr(xp, w0, 31) == 1
     r = xp.astype(w0 & 0x7FFFFFFF, dtype)
     if w.shape[-1] == 1:
         x = (r + 0.5) * 2.0**-32
