@@ -183,8 +183,12 @@ def _noise(be: Backend, xp: Any, rng: RNG, noise: Any, shape: tuple, dtype: Any,
         nbe = None
     if nbe is not be:
         raise TypeError(f"noise must be a {be.name} array like the logits, got {type(noise).__name__}")
-    if tuple(nbe.shape(noise)) != tuple(shape):
-        raise ValueError(f"noise has shape {tuple(nbe.shape(noise))}, logits have {tuple(shape)}")
+    ns = tuple(nbe.shape(noise))
+    # an entry may be symbolic (an unknown dimension while tracing): compare
+    # only the known ones, since a traced comparison has no truth value
+    if len(ns) != len(shape) or any(isinstance(m, int) and isinstance(n, int) and m != n
+                                    for m, n in zip(ns, shape)):
+        raise ValueError(f"noise has shape {ns}, logits have {tuple(shape)}")
     _float_dtype(xp, noise.dtype, "noise")
     return xp.astype(noise, dtype)
 
