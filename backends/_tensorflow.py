@@ -40,6 +40,27 @@ from ._base import Backend, check_seed
 _MASK = 0xFFFFFFFF
 
 
+def _no_autograph() -> None:
+    """Ask AutoGraph to run gumbelxp as plain Python when ``tf.function``
+    traces it, as it does for NumPy, Keras and TensorFlow itself: the library's
+    branches are on Python values (shapes, dtypes, arguments), never on tensor
+    values, so converting them would only slow tracing down and turn a clear
+    Python error into a graph one. Uses AutoGraph's internal rule list; if
+    that moves, tracing still works (converted), only slower."""
+    try:
+        from tensorflow.python.autograph.core import config
+
+        rule = config.DoNotConvert("gumbelxp")
+        if not any(getattr(r, "module_prefix", None) == "gumbelxp"
+                   for r in config.CONVERSION_RULES):
+            config.CONVERSION_RULES = (rule, *config.CONVERSION_RULES)
+    except Exception:  # pragma: no cover - a TensorFlow without this internal
+        pass
+
+
+_no_autograph()
+
+
 class TensorflowBackend(Backend):
     name = "tensorflow"
     module = "tensorflow"
@@ -117,6 +138,20 @@ class TensorflowBackend(Backend):
         # k * 2**-23 / k * 2**-52 with k >= 0: the zero cell to its midpoint.
         half_cell = self.namespace.finfo(dtype).eps * 0.5
         return tf.maximum(u, tf.constant(half_cell, dtype=dtype))
+
+    def portable_noise(self, rng, shape, dtype, device, like=None):
+        """PortableRNG noise; its counter is a Python int that advances by the
+        number of elements when the function is traced, so every dimension
+        must be known then."""
+        if not all(isinstance(d, int) for d in shape):
+            raise ValueError(
+                f"gumbelxp.PortableRNG needs a fully known shape, got "
+                f"{tuple(d if isinstance(d, int) else None for d in shape)} inside tf.function: "
+                "its counter cannot advance by an unknown amount. Give the tf.function an "
+                "input_signature with known dimensions, or use an int seed or a "
+                "tf.random.Generator"
+            )
+        return super().portable_noise(rng, shape, dtype, device, like=like)
 
     # -- autograd ------------------------------------------------------------
     def stop_gradient(self, x):
