@@ -73,7 +73,7 @@ def float_dtypes(be: Backend) -> list[str]:
             x = xp.astype(xp.asarray([1.0]), dt)
         except Exception:
             continue
-        if str(x.dtype).split(".")[-1] != name.replace("bfloat16", "bfloat16"):
+        if dtype_name(x) != name:  # str(tf.float32) is "<dtype: 'float32'>"
             continue  # e.g. JAX without x64 silently gives float32 for float64
         out.append(name)
     return out
