@@ -83,6 +83,24 @@ class Backend:
     def philox_int_dtype(self) -> Any:
         return getattr(self.namespace, self.philox_int)
 
+    # -- fused fast paths ----------------------------------------------------
+    def fused_gumbel_softmax(self, logits: Any, tau: Any, hard: bool, axis: int,
+                             rng: Any) -> Any:
+        """A fused ``gumbel_softmax`` for this framework, or ``None`` (the
+        default) where there is none and the generic path runs.
+
+        Called after every check, with the user's ``logits`` (input dtype),
+        ``axis`` normalised, ``tau`` a Python float or a checked array,
+        ``rng`` checked (None, int, native generator or PortableRNG) and no
+        ``noise=``. It must return what the generic path returns (namespace,
+        device, shape, dtype; within float tolerance) and advance a
+        PortableRNG by the words the generic path would use."""
+        return None
+
+    def fused_gumbel_max(self, logits: Any, axis: int, keepdims: bool, rng: Any) -> Any:
+        """A fused ``gumbel_max``, or ``None``; as :meth:`fused_gumbel_softmax`."""
+        return None
+
     # -- autograd ------------------------------------------------------------
     def stop_gradient(self, x: Any) -> Any:
         """``x`` with no gradient flowing back through it (identity here)."""

@@ -370,6 +370,10 @@ def gumbel_softmax(
         _validate_logits(be, xp, x, axis)
         if not isinstance(t, float) and not bool(xp.all((t > 0) & (t < float("inf")))):
             raise ValueError("tau must be finite and > 0 everywhere")
+    if noise is None:  # a fused kernel, where the backend has one
+        y = be.fused_gumbel_softmax(logits, t, hard, axis, _check_rng(be, rng))
+        if y is not None:
+            return y
     g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits))
     z = _scores(be, xp, x + g, t, axis)
     y = _softmax(xp, z, axis)
@@ -418,6 +422,10 @@ def gumbel_max(
     be, xp, x, wdt, shape, axis = _prepare(logits, axis)
     if validate:
         _validate_logits(be, xp, x, axis)
+    if noise is None:
+        i = be.fused_gumbel_max(logits, axis, keepdims, _check_rng(be, rng))
+        if i is not None:
+            return i
     g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits))
     return xp.argmax(x + g, axis=axis, keepdims=keepdims)
 
