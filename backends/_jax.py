@@ -42,7 +42,10 @@ class JaxBackend(Backend):
         if rng is None:
             self.default_generator()
         if isinstance(rng, int):
-            rng = jax.random.key(check_seed(rng) % 2**32)
+            seed = check_seed(rng)
+            rng = jax.random.key(seed % 2**32)  # 32-bit keys unless jax_enable_x64:
+            if seed >> 32:  # fold the high word in, so seeds >= 2**32 do not collide
+                rng = jax.random.fold_in(rng, seed >> 32)
         # jax.random.uniform draws from [minval, maxval): with minval = tiny
         # the interval is open at both ends.
         u = jax.random.uniform(rng, tuple(shape), dtype=dtype,
