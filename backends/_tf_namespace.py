@@ -235,10 +235,10 @@ def _pair(x1: Any, x2: Any) -> tuple[tf.Tensor, tf.Tensor]:
         return x1, x2
     if t1:
         x1 = _t(x1)
-        return x1, _scalar_like(x2, x1.dtype)
+        return _pair(x1, _scalar_like(x2, x1.dtype))
     if t2:
         x2 = _t(x2)
-        return _scalar_like(x1, x2.dtype), x2
+        return _pair(_scalar_like(x1, x2.dtype), x2)
     return _pair(asarray(x1), x2)
 
 
@@ -252,6 +252,12 @@ def _scalar_like(v: Any, dtype: tf.DType) -> tf.Tensor:
             return tf.cast(x, _promote2(x.dtype, dtype)) if k != "b" else x
         if isinstance(v, _pyint) and k == "b":
             return asarray(v)
+        if isinstance(v, _pyint) and k in "iu":
+            ii = np.iinfo(dtype.as_numpy_dtype)
+            if not ii.min <= v <= ii.max:  # tf.constant would wrap it silently
+                if -(2**63) <= v < 2**63:
+                    return tf.constant(v, dtype=tf.int64)
+                raise OverflowError(f"Python int {v} does not fit {dtype.name} or int64")
         return tf.constant(v, dtype=dtype)
     return asarray(v)
 
@@ -275,20 +281,14 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: Any = N
             x = tf.cast(tf.convert_to_tensor(obj), dtype)
     elif isinstance(obj, (np.ndarray, np.generic)):
         x = tf.convert_to_tensor(obj)
-    else:
-        x = tf.convert_to_tensor(obj, dtype_hint=_DEFAULT_INT)
-        if x.dtype == tf.float64 and not _has_numpy_float64(obj):
-            x = tf.cast(x, _DEFAULT_FLOAT)
+    else:  # Python scalars and sequences: TensorFlow infers int32 for ints
+        x = tf.convert_to_tensor(obj)
+        if x.dtype == tf.int32:
+            x = tf.cast(x, _DEFAULT_INT)
     if device is not None and device != "":
         with _on(device):
             x = tf.identity(x)
     return x
-
-
-def _has_numpy_float64(obj: Any) -> _pybool:
-    if isinstance(obj, (list, tuple)):
-        return builtins.any(_has_numpy_float64(o) for o in obj)
-    return isinstance(obj, (np.ndarray, np.generic)) and obj.dtype == np.float64
 
 
 def _shape_arg(shape: Any) -> Any:
@@ -352,10 +352,13 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
         else:
             dtype = _DEFAULT_FLOAT
     dtype = _dt(dtype)
+    # TensorFlow's CPU kernel covers int32, int64 and floats only
+    work = dtype if dtype in (tf.int32, tf.int64) or dtype.is_floating else tf.int64
     with _on(device):
         if _is_tensor(start) or _is_tensor(stop) or _is_tensor(step):
-            start, stop, step = (tf.cast(_t(v), dtype) for v in (start, stop, step))
-        return tf.range(start, stop, step, dtype=dtype)
+            start, stop, step = (tf.cast(_t(v), work) for v in (start, stop, step))
+        out = tf.range(start, stop, step, dtype=work)
+        return out if work == dtype else tf.cast(out, dtype)
 
 
 def linspace(start: Any, stop: Any, /, num: Any, *, dtype: Any = None, device: Any = None,
