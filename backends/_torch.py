@@ -9,6 +9,18 @@ import torch
 from ._base import Backend, check_seed
 
 
+def _resolve_device(device: Any) -> torch.device:
+    """``device`` as a ``torch.device`` with its index: None is the default
+    device (``torch.set_default_device``), ``cuda`` the current CUDA device."""
+    if device is None:
+        get = getattr(torch, "get_default_device", None)
+        device = get() if get is not None else torch.empty(()).device
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 class TorchBackend(Backend):
     name = "torch"
     module = "torch"
@@ -34,9 +46,12 @@ class TorchBackend(Backend):
         ]
 
     def uniform(self, rng, shape, dtype, device):
+        # everything on the tensor's device: an int seeds a generator there,
+        # None is that device's default generator (torch.rand picks it)
+        device = _resolve_device(device)
         if isinstance(rng, int):
             rng = torch.Generator(device=device).manual_seed(check_seed(rng) % 2**63)
-        elif rng is not None and torch.device(rng.device).type != torch.device(device).type:
+        elif rng is not None and _resolve_device(rng.device) != device:
             raise ValueError(
                 f"the torch.Generator is on {rng.device} but the tensor is on {device}"
             )
