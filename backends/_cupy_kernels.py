@@ -434,7 +434,7 @@ def enabled() -> bool:
 
 
 _modules: dict[int, Any] = {}
-_optin: dict[int, int] = {}
+_optin: dict[tuple[int, str], int] = {}
 
 
 def module() -> Any:
@@ -457,7 +457,8 @@ def _cache_bytes(kernel: Any, nbytes: int) -> int:
     if nbytes <= _DEFAULT_SMEM:
         return nbytes
     dev = cupy.cuda.Device().id
-    limit = _optin.get(dev)
+    slot = (dev, str(getattr(kernel, "name", id(kernel))))  # the opt-in is per function
+    limit = _optin.get(slot)
     if limit is None:
         try:
             attrs = cupy.cuda.Device(dev).attributes
@@ -468,7 +469,7 @@ def _cache_bytes(kernel: Any, nbytes: int) -> int:
                 limit = 0
         except Exception:  # attribute names differ: no opt-in, recompute instead
             limit = 0
-        _optin[dev] = limit
+        _optin[slot] = limit
     return nbytes if nbytes <= limit else 0
 
 
