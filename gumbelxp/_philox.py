@@ -30,6 +30,7 @@ from typing import Any
 _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # Weyl key increments
 _MASK = 0xFFFFFFFF
+_MIN_BLOCKS = 64  # 256 words: the smallest number of blocks a draw computes
 
 
 def _const(xp: Any, v: int, like: Any) -> Any:
@@ -173,7 +174,10 @@ class PortableRNG:
         """Words ``start .. start + n - 1`` of the stream of ``key``, as a
         1-D array of ``int_dtype`` (values < 2**32) on ``device``."""
         first, last = start // 4, (start + n - 1) // 4 if n else start // 4
-        nb = last - first + 1
+        # Small draws compute at least _MIN_BLOCKS blocks (then slice): one
+        # array shape for all of them, so frameworks that compile per shape
+        # (eager JAX) compile Philox once, not once per draw size.
+        nb = max(last - first + 1, _MIN_BLOCKS)
         j = xp.arange(nb, dtype=int_dtype, device=device)
         if xp.iinfo(int_dtype).bits >= 64:
             blocks = j + first
