@@ -1,0 +1,780 @@
+"""The conformance cases: every backend against one NumPy float64 reference.
+
+One source of truth for ``conformance/`` (pytest, one test id per backend x
+dtype x case) and ``gumbelxp check`` (the same results as a table).
+
+What is compared, for each selected backend and each floating dtype it has:
+
+``bits``
+    PortableRNG's 32-bit words: the three Random123 known-answer vectors of
+    Philox-4x32-10 and the stream at several (seed, counter) positions, against
+    a scalar pure-Python Philox written here. Exact.
+``uniform``
+    ``PortableRNG.uniform``: exact for float32 / float64 (the mapping from
+    words is exact), within tolerance for half precision; always in (0, 1).
+``noise``
+    Gumbel noise from PortableRNG, including the extreme words, against the
+    documented transform evaluated in float64.
+``fwd_seed`` / ``fwd_noise``
+    ``gumbel_softmax`` given the same ``PortableRNG`` seed, and given the same
+    ``noise=``, against ``softmax((logits + g) / tau)`` in float64.
+``grad``
+    On autograd backends (``adapter.vjp``): the gradient with respect to the
+    logits and to a per-slice ``tau`` against the analytic gradient.
+``max`` / ``topk``
+    ``gumbel_max`` / ``gumbel_topk`` indices for the same PortableRNG seed,
+    equal to the reference's (hence equal across backends).
+``errors``
+    The same exception type for the same bad input on every backend.
+``law``
+    The backend's *native* generator (an int seed) and PortableRNG: mean and
+    variance of Gumbel samples (z-tests), a chi-square over 20 equiprobable
+    bins of the Gumbel law, and Gumbel-max frequencies against softmax.
+
+The reference never calls gumbelxp, except that its Gumbel noise starts from
+PortableRNG's words, which come from the pure-Python Philox here (checked
+against the known-answer vectors). Values are compared with the tolerance of
+the dtype in :data:`gumbelxp.testing.TOLERANCES`: ``|a - r| <= atol + rtol *
+|r|``, NaN where and only where the reference is NaN. The error reported is
+``max |a - r| / max(|r|, atol / rtol)``, a relative error floored near zero,
+to read against ``rtol``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .testing import TOLERANCES, float_dtypes, from_numpy, to_numpy
+
+SEED = 20240607
+CHECKS = ("bits", "uniform", "noise", "fwd_seed", "fwd_noise", "grad", "max", "topk",
+          "errors", "law")
+#: smallest p-value the law tests accept (fixed seeds: the outcome is deterministic)
+P_MIN = 1e-4
+
+# ---------------------------------------------------------------------------
+# the cases
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input configuration of ``gumbel_softmax`` / ``gumbel_max`` / ``gumbel_topk``."""
+
+    name: str
+    shape: tuple[int, ...]
+    axis: int = -1
+    tau: str = "scalar"  # "scalar" (a Python float) or "slice" (one value per slice)
+    hard: bool = False
+    mask: str = "none"  # "none", "some" (-inf entries) or "slice" (+ one all -inf slice)
+    k: int = 2
+
+    @property
+    def has_nan_slice(self) -> bool:
+        return self.mask == "slice"
+
+
+CASES: tuple[Case, ...] = (
+    Case("1d", (7,)),
+    Case("1d_hard_tau_slice", (7,), tau="slice", hard=True),
+    Case("2d", (4, 6)),
+    Case("2d_axis0", (6, 4), axis=0, k=3),
+    Case("2d_tau_slice", (4, 6), tau="slice"),
+    Case("2d_hard", (4, 6), hard=True),
+    Case("2d_axis0_hard_tau_slice", (6, 4), axis=0, tau="slice", hard=True),
+    Case("3d_axis0_tau_slice", (3, 5, 4), axis=0, tau="slice"),
+    Case("3d_axis1", (3, 5, 4), axis=1, k=4),
+    Case("3d_axis2_hard", (3, 5, 4), axis=2, hard=True),
+    Case("size1_axes", (1, 6, 1), axis=1, tau="slice"),
+    Case("size1_categories", (4, 1), k=1),
+    Case("mask_inf", (4, 6), mask="some", k=3),
+    Case("mask_inf_hard_tau_slice_axis0", (6, 4), axis=0, tau="slice", hard=True, mask="some"),
+    Case("all_masked_slice", (4, 6), mask="slice"),
+    Case("all_masked_slice_axis0_tau_slice", (6, 4), axis=0, tau="slice", mask="slice"),
+)
+CASES_BY_NAME = {c.name: c for c in CASES}
+
+
+def _case_rng(*parts: Any) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(parts).encode()))
+
+
+def case_inputs(case: Case) -> dict[str, Any]:
+    """Float64 NumPy inputs of a case: logits, per-slice tau, noise, cotangent."""
+    rng = _case_rng("inputs", case.name)
+    shape, axis = case.shape, case.axis % len(case.shape)
+    logits = rng.normal(0.0, 2.0, shape)
+    if case.mask != "none":
+        mask = rng.random(shape) < 0.3
+        # keep at least one finite logit in every slice
+        first = [slice(None)] * len(shape)
+        first[axis] = slice(0, 1)
+        mask[tuple(first)] = False
+        logits[mask] = -np.inf
+        if case.mask == "slice":
+            slice_idx = [0] * len(shape)
+            slice_idx[axis] = slice(None)
+            slice_idx[(axis + 1) % len(shape)] = 1 % shape[(axis + 1) % len(shape)]
+            logits[tuple(slice_idx)] = -np.inf
+    tau_shape = tuple(n for i, n in enumerate(shape) if i != axis)
+    return {
+        "logits": logits,
+        "tau": rng.uniform(0.3, 2.0, tau_shape) if case.tau == "slice" else 0.7,
+        "noise": rng.gumbel(size=shape),
+        "cotangent": rng.normal(size=shape),
+        "seed": int(rng.integers(0, 2**63)),
+    }
+
+
+# ---------------------------------------------------------------------------
+# the reference: NumPy float64 (and plain Python for Philox), no gumbelxp
+# ---------------------------------------------------------------------------
+_MASK = 0xFFFFFFFF
+
+#: Random123's known-answer vectors for Philox4x32-10: (counter, key, output)
+KAT = (
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((_MASK,) * 4, (_MASK, _MASK), (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+)
+
+
+def philox_ref(ctr: tuple[int, ...], key: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Philox-4x32-10 on Python ints, straight from Salmon et al. (SC'11)."""
+    c0, c1, c2, c3 = ctr
+    k0, k1 = key
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + 0x9E3779B9) & _MASK, (k1 + 0xBB67AE85) & _MASK
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0, p1 & _MASK, (p0 >> 32) ^ c3 ^ k1, p0 & _MASK)
+    return c0, c1, c2, c3
+
+
+def stream_ref(seed: int, start: int, n: int) -> np.ndarray:
+    """Words ``start .. start + n - 1`` of PortableRNG(seed)'s stream (the
+    layout in :mod:`gumbelxp._philox`), as uint64."""
+    key = (seed & _MASK, seed >> 32)
+    out = []
+    for b in range(start // 4, (start + n + 3) // 4):
+        out.extend(philox_ref((b & _MASK, b >> 32, 0, 0), key))
+    off = start - 4 * (start // 4)
+    return np.asarray(out[off:off + n], dtype=np.uint64)
+
+
+def noise_from_words_ref(w: np.ndarray) -> np.ndarray:
+    """The documented words -> Gumbel transform in float64; ``w`` is
+    ``(..., 1)`` (float32 noise) or ``(..., 2)`` (float64 noise)."""
+    w = np.asarray(w, dtype=np.uint64)
+    w0 = w[..., 0]
+    b = (w0 >> np.uint64(31)) == 1
+    r = (w0 & np.uint64(0x7FFFFFFF)).astype(np.float64)
+    if w.shape[-1] == 1:
+        x = (r + 0.5) * 2.0**-32
+    else:
+        x = r * 2.0**-32 + (w[..., 1].astype(np.float64) + 0.5) * 2.0**-64
+    e = np.where(b, -np.log1p(-x), -np.log(x))
+    return -np.log(e)
+
+
+def words_per_value(dtype: str) -> int:
+    return 2 if dtype == "float64" else 1
+
+
+def noise_ref(seed: int, shape: tuple[int, ...], dtype: str, counter: int = 0) -> np.ndarray:
+    """The Gumbel noise ``PortableRNG(seed, counter)`` gives for ``shape`` and
+    ``dtype`` (half precision draws float32 noise), in float64."""
+    per = words_per_value(dtype)
+    n = math.prod(shape)
+    w = stream_ref(seed, counter, per * n).reshape((n, per))
+    return noise_from_words_ref(w).reshape(shape)
+
+
+def uniform_ref(seed: int, shape: tuple[int, ...], dtype: str, counter: int = 0) -> np.ndarray:
+    """``PortableRNG.uniform``'s documented values in float64 (before any
+    rounding to half precision)."""
+    n = math.prod(shape)
+    if dtype == "float64":
+        w = stream_ref(seed, counter, 2 * n).reshape((n, 2))
+        hi = (w[:, 0] >> np.uint64(6)).astype(np.float64)
+        lo = (w[:, 1] >> np.uint64(6)).astype(np.float64)
+        return ((hi * 2.0**26 + lo + 0.5) * 2.0**-52).reshape(shape)
+    w = stream_ref(seed, counter, n)
+    return (((w >> np.uint64(9)).astype(np.float64) + 0.5) * 2.0**-23).reshape(shape)
+
+
+def _expand_tau(tau: Any, axis: int) -> Any:
+    return tau if np.ndim(tau) == 0 else np.expand_dims(tau, axis)
+
+
+def softmax_ref(logits: np.ndarray, g: np.ndarray, tau: Any, axis: int,
+                hard: bool) -> np.ndarray:
+    """``softmax((logits + g) / tau, axis)``; ``hard``: one-hot of its argmax
+    (NaN on a slice that is NaN)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        s = logits + g
+        z = (s - np.max(s, axis=axis, keepdims=True)) / _expand_tau(tau, axis)
+        e = np.exp(z)
+        y = e / np.sum(e, axis=axis, keepdims=True)
+        if hard:
+            idx = np.expand_dims(np.argmax(z, axis=axis), axis)
+            one_hot = np.zeros_like(y)
+            np.put_along_axis(one_hot, idx, 1.0, axis=axis)
+            y = one_hot + (y - y)
+    return y
+
+
+def grads_ref(logits: np.ndarray, g: np.ndarray, tau: Any, axis: int,
+              cot: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Analytic gradient of ``sum(cot * softmax((logits + g) / tau))`` with
+    respect to the logits and (if an array) tau: with ``y`` the softmax and
+    ``a = y * (cot - sum(y * cot))``, ``d/dlogits = a / tau`` and
+    ``d/dtau = -sum(a * (s - max s)) / tau**2`` (``s = logits + g``; masked
+    terms, ``a = 0``, contribute 0). The same for ``hard`` (straight-through)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        s = logits + g
+        d = s - np.max(s, axis=axis, keepdims=True)
+        t = _expand_tau(tau, axis)
+        y = softmax_ref(logits, g, tau, axis, False)
+        a = y * (cot - np.sum(y * cot, axis=axis, keepdims=True))
+        d_logits = a / t
+        if np.ndim(tau) == 0:
+            return d_logits, None
+        terms = np.where(np.isneginf(s) & ~np.isnan(a), 0.0, a * d)
+        d_tau = -np.sum(terms, axis=axis) / np.asarray(tau) ** 2
+    return d_logits, d_tau
+
+
+def topk_ref(v: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Indices of the ``k`` largest of ``v`` in decreasing order, ties (e.g.
+    -inf) by index."""
+    order = np.argsort(-v, axis=axis, kind="stable")
+    return np.take(order, np.arange(k), axis=axis)
+
+
+# ---------------------------------------------------------------------------
+# results and comparisons
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """The outcome of one check on one backend, dtype and case."""
+
+    check: str
+    backend: str
+    dtype: str
+    case: str
+    ok: bool
+    error: float = 0.0  # the worst error seen; its unit is ``kind``
+    kind: str = "rel"  # "rel" (relative error), "count" (mismatches), "p" (smallest p-value)
+    detail: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend}-{self.dtype}-{self.check}-{self.case}"
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def compare(actual: np.ndarray, ref: np.ndarray, dtype: str,
+            tol: tuple[float, float] | None = None) -> float:
+    """Worst relative error (floored at ``atol / rtol``) of ``actual`` against
+    ``ref``; raises :class:`Mismatch` if outside the tolerance of ``dtype`` or
+    if NaN appears anywhere but where the reference has NaN."""
+    rtol, atol = TOLERANCES[dtype] if tol is None else tol
+    a = np.asarray(actual, dtype=np.float64)
+    r = np.asarray(ref, dtype=np.float64)
+    if a.shape != r.shape:
+        raise Mismatch(f"shape {a.shape}, expected {r.shape}")
+    nan_a, nan_r = np.isnan(a), np.isnan(r)
+    if (nan_a != nan_r).any():
+        i = np.argwhere(nan_a != nan_r)[0]
+        raise Mismatch(f"NaN pattern differs at {tuple(i)}: got {a[tuple(i)]}, "
+                       f"expected {r[tuple(i)]}")
+    a, r = a[~nan_r], r[~nan_r]
+    if a.size == 0:
+        return 0.0
+    same_inf = (a == r)  # equal infinities count as exact
+    diff = np.where(same_inf, 0.0, np.abs(a - r))
+    floor = atol / rtol if rtol > 0 else np.finfo(np.float64).tiny
+    err = float(np.max(diff / np.maximum(np.abs(r), floor)))
+    bad = ~(diff <= atol + rtol * np.abs(r))
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise Mismatch(f"{int(bad.sum())}/{bad.size} values outside rtol={rtol}, atol={atol}; "
+                       f"e.g. got {a[j]!r}, expected {r[j]!r} (worst rel. error {err:.2e})")
+    return err
+
+
+def _run(check: str, backend: str, dtype: str, case: str, fn: Callable[[], tuple[float, str]],
+         kind: str = "rel") -> Result:
+    """Run one check; any exception is a failure with its message. NumPy's
+    warnings about the expected NaN of all-masked slices are silenced."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            err, detail = fn()
+        ok = not (kind == "p" and err < P_MIN)
+        return Result(check, backend, dtype, case, ok, err, kind, detail)
+    except Mismatch as e:
+        return Result(check, backend, dtype, case, False, math.inf, kind, str(e))
+    except Exception as e:  # a crash is a failure, reported with its type
+        return Result(check, backend, dtype, case, False, math.inf, kind,
+                      f"{type(e).__name__}: {e}")
+
+
+def _backend(name: str) -> Any:
+    from .backends import get_backend
+
+    return get_backend(name)
+
+
+def dtypes_of(backend: str) -> list[str]:
+    """The floating dtypes a backend is checked in."""
+    return float_dtypes(_backend(backend))
+
+
+def _as(be: Any, a: Any, dtype: str) -> Any:
+    return from_numpy(be, np.asarray(a, dtype=np.float64), dtype)
+
+
+def _back(x: Any) -> np.ndarray:
+    return np.asarray(to_numpy(x), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# the checks
+# ---------------------------------------------------------------------------
+#: (seed, counter, n) stream positions checked word for word: block-aligned and
+#: not, a key with both halves set, a counter whose block index needs 33+ bits
+STREAM_POSITIONS = ((0, 0, 9), (SEED, 3, 10), (2**64 - 1, 2**34 * 4 + 2, 7),
+                    (0x0123456789ABCDEF, 2**32 * 4 - 5, 11))
+#: extreme words of the float32 and float64 noise transform
+EXTREME_WORDS_32 = (0, 1, 0x7FFFFFFF, 0x80000000, 0x80000001, _MASK)
+EXTREME_WORDS_64 = ((0, 0), (0, _MASK), (0x7FFFFFFF, _MASK), (0x80000000, 0),
+                    (0x80000000, _MASK), (_MASK, _MASK))
+
+
+def check_bits(backend: str) -> Result:
+    """Known-answer vectors and stream words: exact."""
+    from ._philox import PortableRNG, philox4x32
+
+    def fn() -> tuple[float, str]:
+        be = _backend(backend)
+        xp, idt = be.namespace, be.philox_int_dtype()
+        bad = 0
+        for ctr, key, expected in KAT:
+            if philox_ref(ctr, key) != expected:
+                raise Mismatch(f"the pure-Python reference fails the KAT {ctr}")
+            arrs = tuple(xp.astype(from_numpy(be, np.asarray([c], dtype=np.int64)), idt)
+                         for c in ctr)
+            got = [int(_back(w).astype(np.uint64)[0]) for w in philox4x32(xp, arrs, key)]
+            bad += sum(g != e for g, e in zip(got, expected, strict=True))
+        n_words = 4 * len(KAT)
+        for seed, counter, n in STREAM_POSITIONS:
+            rng = PortableRNG(seed, counter)
+            got = np.asarray(to_numpy(rng.random_bits((n,), xp=backend))).astype(np.uint64)
+            bad += int((got != stream_ref(seed, counter, n)).sum())
+            n_words += n
+            if rng.counter != counter + n:
+                raise Mismatch(f"counter {rng.counter} after drawing {n} words from {counter}")
+        if bad:
+            raise Mismatch(f"{bad}/{n_words} words differ from Philox-4x32-10")
+        return 0.0, f"{n_words} words exact"
+
+    return _run("bits", backend, "any", "kat+stream", fn, "count")
+
+
+def check_uniform(backend: str, dtype: str) -> Result:
+    from ._philox import PortableRNG
+
+    def fn() -> tuple[float, str]:
+        shape, seed, counter = (3, 7), SEED + 1, 5
+        u = PortableRNG(seed, counter).uniform(shape, xp=backend, dtype=dtype)
+        got = _back(u)
+        if not ((got > 0) & (got < 1)).all():
+            raise Mismatch("a uniform outside the open interval (0, 1)")
+        exact = dtype in ("float32", "float64")
+        tol = (0.0, 0.0) if exact else None
+        return compare(got, uniform_ref(seed, shape, dtype, counter), dtype, tol), (
+            "exact" if exact else "rounded")
+
+    return _run("uniform", backend, dtype, "portable", fn)
+
+
+def check_noise(backend: str, dtype: str) -> Result:
+    """PortableRNG noise (as gx.gumbel draws it) and the transform's extremes."""
+    import gumbelxp as gx
+
+    from ._philox import PortableRNG, gumbel_from_words
+
+    def fn() -> tuple[float, str]:
+        be = _backend(backend)
+        xp = be.namespace
+        shape, seed = (5, 8), SEED + 2
+        g = gx.gumbel(shape, xp=backend, dtype=dtype, rng=PortableRNG(seed, 3))
+        err = compare(_back(g), noise_ref(seed, shape, dtype, 3), dtype)
+        work = "float64" if dtype == "float64" else "float32"
+        words = np.asarray(EXTREME_WORDS_64 if work == "float64"
+                           else [(w,) for w in EXTREME_WORDS_32], dtype=np.uint64)
+        w = xp.astype(from_numpy(be, words.astype(np.int64)), be.philox_int_dtype())
+        ge = _back(gumbel_from_words(xp, w, getattr(xp, work)))
+        err = max(err, compare(ge, noise_from_words_ref(words), work))
+        return err, f"range [{ge.min():.4f}, {ge.max():.4f}]"
+
+    return _run("noise", backend, dtype, "portable", fn)
+
+
+def _case_arrays(be: Any, case: Case, dtype: str) -> tuple[dict, dict]:
+    """The case's inputs on the backend in ``dtype``, and the same values
+    (after rounding to ``dtype``) as float64 NumPy arrays."""
+    inp = case_inputs(case)
+    logits = _as(be, inp["logits"], dtype)
+    noise = _as(be, inp["noise"], dtype)
+    cot = _as(be, inp["cotangent"], dtype)
+    tau = _as(be, inp["tau"], dtype) if case.tau == "slice" else inp["tau"]
+    ref = {"logits": _back(logits), "noise": _back(noise), "cotangent": _back(cot),
+           "tau": _back(tau) if case.tau == "slice" else tau, "seed": inp["seed"]}
+    return {"logits": logits, "noise": noise, "cotangent": cot, "tau": tau}, ref
+
+
+def check_case(backend: str, dtype: str, case: Case) -> list[Result]:
+    """fwd_seed, fwd_noise, grad (autograd backends), max and topk for one case."""
+    import gumbelxp as gx
+
+    from ._philox import PortableRNG
+
+    be = _backend(backend)
+    axis = case.axis % len(case.shape)
+    out: list[Result] = []
+    try:
+        arr, ref = _case_arrays(be, case, dtype)
+    except Exception as e:
+        return [Result(c, backend, dtype, case.name, False, math.inf, "rel",
+                       f"preparing inputs: {type(e).__name__}: {e}")
+                for c in ("fwd_seed", "fwd_noise", "max", "topk")]
+    seed = ref["seed"]
+    g_seed = noise_ref(seed, case.shape, dtype)
+
+    def fwd_seed() -> tuple[float, str]:
+        y = gx.gumbel_softmax(arr["logits"], arr["tau"], case.hard, case.axis,
+                              rng=PortableRNG(seed))
+        return compare(_back(y), softmax_ref(ref["logits"], g_seed, ref["tau"], axis,
+                                             case.hard), dtype), ""
+
+    def fwd_noise() -> tuple[float, str]:
+        y = gx.gumbel_softmax(arr["logits"], arr["tau"], case.hard, case.axis,
+                              noise=arr["noise"])
+        return compare(_back(y), softmax_ref(ref["logits"], ref["noise"], ref["tau"], axis,
+                                             case.hard), dtype), ""
+
+    def grad() -> tuple[float, str]:
+        def f(logits: Any, *tau: Any) -> Any:
+            return gx.gumbel_softmax(logits, tau[0] if tau else arr["tau"], case.hard,
+                                     case.axis, noise=arr["noise"])
+
+        args = (arr["logits"], arr["tau"]) if case.tau == "slice" else (arr["logits"],)
+        _, grads = be.vjp(f, args, arr["cotangent"])
+        d_logits, d_tau = grads_ref(ref["logits"], ref["noise"], ref["tau"], axis,
+                                    ref["cotangent"])
+        err = compare(_back(grads[0]), d_logits, dtype)
+        if d_tau is not None:
+            err = max(err, compare(_back(grads[1]), d_tau, dtype))
+        return err, "logits and tau" if d_tau is not None else "logits"
+
+    def indices(kind: str) -> Callable[[], tuple[float, str]]:
+        def fn() -> tuple[float, str]:
+            v = ref["logits"] + g_seed
+            if kind == "max":
+                got = _back(gx.gumbel_max(arr["logits"], case.axis, rng=PortableRNG(seed)))
+                want = np.argmax(v, axis=axis)
+            else:
+                got = _back(gx.gumbel_topk(arr["logits"], case.k, case.axis,
+                                           rng=PortableRNG(seed)))
+                want = topk_ref(v, case.k, axis)
+            if got.shape != want.shape:
+                raise Mismatch(f"shape {got.shape}, expected {want.shape}")
+            # a slice with every logit -inf has no sample: not compared
+            valid = ~np.all(np.isneginf(ref["logits"]), axis=axis)
+            if kind == "topk":
+                valid = np.broadcast_to(np.expand_dims(valid, axis), want.shape)
+            bad = int(((got != want) & valid).sum())
+            if bad:
+                raise Mismatch(f"{bad}/{int(valid.sum())} indices differ: got "
+                               f"{got.astype(np.int64).tolist()}, expected {want.tolist()}")
+            return 0.0, f"{int(valid.sum())} indices"
+        return fn
+
+    out.append(_run("fwd_seed", backend, dtype, case.name, fwd_seed))
+    out.append(_run("fwd_noise", backend, dtype, case.name, fwd_noise))
+    if be.has_autograd:
+        out.append(_run("grad", backend, dtype, case.name, grad))
+    out.append(_run("max", backend, dtype, case.name, indices("max"), "count"))
+    out.append(_run("topk", backend, dtype, case.name, indices("topk"), "count"))
+    return out
+
+
+# -- bad input: (name, expected exception type, call(be, dtype)) --------------
+def _bad_inputs() -> list[tuple[str, type, Callable[[Any, str], Any]]]:
+    import gumbelxp as gx
+
+    def logits(be: Any, dtype: str, shape: tuple[int, ...] = (2, 3)) -> Any:
+        return _as(be, np.arange(math.prod(shape), dtype=np.float64).reshape(shape), dtype)
+
+    def foreign_generator(be: Any, dtype: str) -> Any:
+        gen = np.random.default_rng(0)
+        if be.is_generator(gen):  # NumPy's own generator: take a PortableRNG-like misfit
+            gen = object()
+        return gx.gumbel_softmax(logits(be, dtype), rng=gen)
+
+    def masked(be: Any, dtype: str) -> Any:
+        return _as(be, [[0.0, 1.0], [-np.inf, -np.inf]], dtype)
+
+    return [
+        ("int_logits", TypeError,
+         lambda be, dt: gx.gumbel_softmax(from_numpy(be, np.arange(4, dtype=np.int32)))),
+        ("bool_logits", TypeError,
+         lambda be, dt: gx.gumbel_max(from_numpy(be, np.array([True, False])))),
+        ("tau_zero", ValueError, lambda be, dt: gx.gumbel_softmax(logits(be, dt), 0.0)),
+        ("tau_negative", ValueError, lambda be, dt: gx.gumbel_softmax(logits(be, dt), -1.0)),
+        ("tau_inf", ValueError, lambda be, dt: gx.gumbel_softmax(logits(be, dt), math.inf)),
+        ("tau_nan", ValueError, lambda be, dt: gx.gumbel_softmax(logits(be, dt), math.nan)),
+        ("tau_bad_shape", ValueError,
+         lambda be, dt: gx.gumbel_softmax(logits(be, dt), _as(be, np.ones((2, 3)), dt))),
+        ("k_zero", ValueError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 0, rng=0)),
+        ("k_too_big", ValueError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 4, rng=0)),
+        ("k_float", TypeError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 1.5, rng=0)),
+        ("axis_out_of_range", ValueError,
+         lambda be, dt: gx.gumbel_softmax(logits(be, dt), axis=2, rng=0)),
+        ("rng_and_noise", TypeError,
+         lambda be, dt: gx.gumbel_softmax(logits(be, dt), rng=0, noise=logits(be, dt))),
+        ("noise_bad_shape", ValueError,
+         lambda be, dt: gx.gumbel_max(logits(be, dt), noise=logits(be, dt, (3, 2)))),
+        ("rng_not_a_generator", TypeError,
+         lambda be, dt: gx.gumbel_softmax(logits(be, dt), rng="seed")),
+        ("foreign_generator", TypeError, foreign_generator),
+        ("validate_all_masked", ValueError,
+         lambda be, dt: gx.gumbel_softmax(masked(be, dt), rng=0, validate=True)),
+        ("validate_nan", ValueError,
+         lambda be, dt: gx.gumbel_max(_as(be, [[0.0, np.nan]], dt), rng=0, validate=True)),
+        ("scale_zero", ValueError,
+         lambda be, dt: gx.gumbel((3,), xp=be.name, dtype=dt, scale=0.0, rng=0)),
+    ]
+
+
+BAD_INPUTS = tuple(name for name, _, _ in _bad_inputs())
+
+
+def check_error(backend: str, dtype: str, name: str) -> Result:
+    """One bad input: the expected exception type, exactly (not a subclass
+    chosen by the framework)."""
+    expected, call = {n: (t, c) for n, t, c in _bad_inputs()}[name]
+
+    def fn() -> tuple[float, str]:
+        be = _backend(backend)
+        try:
+            call(be, dtype)
+        except Exception as e:
+            if type(e) is not expected:
+                raise Mismatch(f"raised {type(e).__name__} ({e}), expected "
+                               f"{expected.__name__}") from None
+            return 0.0, expected.__name__
+        raise Mismatch(f"no exception, expected {expected.__name__}")
+
+    return _run("errors", backend, dtype, name, fn, "count")
+
+
+# -- the law of the generators ------------------------------------------------
+EULER_GAMMA = 0.5772156649015329
+LAW_DRAWS = 100_000
+LAW_LOGITS = (1.0, 2.0, -math.inf, 3.0, 4.0)
+
+
+def _chi2_p(counts: np.ndarray, expected: np.ndarray) -> float:
+    from ._cli import chi2_sf
+
+    keep = expected > 0
+    if (counts[~keep] > 0).any():
+        return 0.0  # a category of probability 0 was drawn
+    chi2 = float(((counts[keep] - expected[keep]) ** 2 / expected[keep]).sum())
+    return chi2_sf(chi2, int(keep.sum()) - 1)
+
+
+#: significand bits (with the implicit one) of each floating dtype
+PRECISION = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def _midpoint_edges(edges: np.ndarray, bits: int) -> np.ndarray:
+    """Each (nonzero) edge moved to the midpoint between a number of
+    ``bits`` significand bits next to it and the next such number up: samples
+    rounded to that precision then fall on the same side of the edge as
+    before rounding, so binning is exact for half precision too."""
+    e = np.asarray(edges, dtype=np.float64)
+    step = 2.0 ** (np.floor(np.log2(np.abs(e))) - (bits - 1))
+    r = np.round(e / step) * step
+    k = np.floor(np.log2(np.abs(r)))
+    up = 2.0 ** (k - (bits - 1))
+    # spacing above r: halves when a negative r is a power of two
+    up = np.where((r < 0) & (np.abs(r) == 2.0**k), up / 2, up)
+    return r + up / 2
+
+
+def law_pvalues(g: np.ndarray, dtype: str = "float64") -> dict[str, float]:
+    """Two-sided p-values of standard-Gumbel samples ``g`` (drawn in
+    ``dtype``): mean, variance (z-tests) and a chi-square over 20 bins of
+    about equal probability, their edges midpoints of ``dtype``'s grid."""
+    n = g.size
+    var = math.pi**2 / 6
+    z_mean = (g.mean() - EULER_GAMMA) / math.sqrt(var / n)
+    # Var(sample variance) ~ (mu4 - sigma^4) / n, kurtosis of the Gumbel law 5.4
+    z_var = (g.var() - var) / math.sqrt(4.4 * var**2 / n)
+    edges = _midpoint_edges(-np.log(-np.log(np.linspace(0.0, 1.0, 21)[1:-1])),
+                            PRECISION[dtype])
+    cdf = np.concatenate([[0.0], np.exp(-np.exp(-edges)), [1.0]])
+    counts = np.bincount(np.searchsorted(edges, g, side="right"), minlength=20)
+    return {"mean": math.erfc(abs(z_mean) / math.sqrt(2)),
+            "var": math.erfc(abs(z_var) / math.sqrt(2)),
+            "bins": _chi2_p(counts, n * np.diff(cdf))}
+
+
+def check_law(backend: str, dtype: str) -> Result:
+    """The native generator (int seed) and PortableRNG follow the Gumbel law;
+    Gumbel-max frequencies follow softmax and never pick a -inf logit."""
+    import gumbelxp as gx
+
+    from ._philox import PortableRNG
+
+    def fn() -> tuple[float, str]:
+        be = _backend(backend)
+        ps: dict[str, float] = {}
+        for src, rng in (("native", SEED), ("portable", PortableRNG(SEED))):
+            g = _back(gx.gumbel((LAW_DRAWS,), xp=backend, dtype=dtype, rng=rng))
+            if not np.isfinite(g).all():
+                raise Mismatch(f"{src} noise is not finite")
+            ps.update({f"{src} {k}": v for k, v in law_pvalues(g, dtype).items()})
+        logits = np.asarray(LAW_LOGITS)
+        draws = LAW_DRAWS // 5
+        batch = _as(be, np.tile(logits, (draws, 1)), dtype)
+        idx = _back(gx.gumbel_max(batch, rng=SEED + 1)).astype(np.int64)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        ps["native max"] = _chi2_p(np.bincount(idx, minlength=logits.size), draws * p)
+        worst = min(ps, key=ps.__getitem__)
+        return ps[worst], f"smallest p-value: {worst}"
+
+    return _run("law", backend, dtype, "native+portable", fn, "p")
+
+
+# ---------------------------------------------------------------------------
+# running everything
+# ---------------------------------------------------------------------------
+
+
+def run_backend(backend: str, dtypes: Iterable[str] | None = None) -> list[Result]:
+    """Every check on one backend."""
+    results = [check_bits(backend)]
+    for dt in dtypes if dtypes is not None else dtypes_of(backend):
+        results.append(check_uniform(backend, dt))
+        results.append(check_noise(backend, dt))
+        for case in CASES:
+            results.extend(check_case(backend, dt, case))
+        results.extend(check_error(backend, dt, name) for name in BAD_INPUTS)
+        results.append(check_law(backend, dt))
+    return results
+
+
+def _cell(rs: list[Result]) -> str:
+    if not rs:
+        return "-"
+    ok = all(r.ok for r in rs)
+    kind = rs[0].kind
+    if kind == "p":
+        val = f"p={min(r.error for r in rs):.2g}"
+    elif kind == "count":
+        val = f"{sum(r.ok for r in rs)}/{len(rs)}"
+    else:
+        worst = max(r.error for r in rs)
+        val = "inf" if math.isinf(worst) else ("0" if worst == 0 else f"{worst:.1e}")
+    return f"{'ok' if ok else 'FAIL'} {val}"
+
+
+@dataclass
+class Table:
+    results: list[Result] = field(default_factory=list)
+
+    def render(self) -> str:
+        rows: dict[tuple[str, str], dict[str, list[Result]]] = {}
+        bits: dict[str, list[Result]] = {}
+        for r in self.results:
+            if r.check == "bits":
+                bits.setdefault(r.backend, []).append(r)
+            else:
+                rows.setdefault((r.backend, r.dtype), {}).setdefault(r.check, []).append(r)
+        for (b, _), cells in rows.items():
+            cells["bits"] = bits.get(b, [])
+        w0, w = 18, 11
+        head = f"{'backend':<{w0}}{'dtype':<10}{'rtol':<9}" + "".join(f"{c:<{w}}" for c in CHECKS)
+        lines = [head, "-" * len(head)]
+        for (b, dt), cells in rows.items():
+            rtol = TOLERANCES[dt][0]
+            lines.append(f"{b:<{w0}}{dt:<10}{rtol:<9.0e}"
+                         + "".join(f"{_cell(cells.get(c, [])):<{w}}" for c in CHECKS))
+        return "\n".join(lines)
+
+
+def main(args: argparse.Namespace | None = None) -> int:
+    """``gumbelxp check``: run every check on the installed (or named)
+    backends, print the matrix, return 1 if anything failed."""
+    from .testing import unavailable_reason
+
+    names = getattr(args, "backends", None)
+    verbose = getattr(args, "verbose", False)
+    if names:
+        backends = [n.strip() for n in names.split(",") if n.strip()]
+    else:
+        from .testing import selected_backends
+
+        backends = selected_backends()
+    t0 = time.perf_counter()
+    results: list[Result] = []
+    missing = []
+    for b in backends:
+        why = unavailable_reason(b)
+        if why:
+            missing.append(f"{b}: {why}")
+            continue
+        t = time.perf_counter()
+        rs = run_backend(b)
+        results.extend(rs)
+        if verbose:
+            print(f"[{b}] {len(rs)} checks in {time.perf_counter() - t:.1f} s", flush=True)
+    print("gumbelxp check: every backend against a NumPy float64 reference\n"
+          "cells: worst relative error (floored at atol/rtol; passes at <= rtol), "
+          "checks passed, or the smallest p-value (passes at >= "
+          f"{P_MIN:g})\n")
+    print(Table(results).render())
+    failed = [r for r in results if not r.ok]
+    print(f"\n{len(results) - len(failed)}/{len(results)} checks passed on "
+          f"{len({r.backend for r in results})} backends in {time.perf_counter() - t0:.1f} s")
+    for m in missing:
+        print(f"not run: {m}")
+    if failed:
+        print(f"\n{len(failed)} failures:")
+        for r in failed if verbose else failed[:25]:
+            print(f"  {r.id}: {r.detail}")
+        if not verbose and len(failed) > 25:
+            print(f"  ... and {len(failed) - 25} more (--verbose lists all)")
+    return 1 if failed or missing else 0
