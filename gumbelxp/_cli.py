@@ -142,9 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("check", help="the conformance suite as a table")
     p.add_argument("--backends", help="comma-separated backend names (default: all installed)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="time each backend and list every failure")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("bench", help="benchmarks against each framework's native code")
     p.add_argument("--backends", help="comma-separated backend names (default: all installed)")
+    from ._bench import add_arguments as bench_arguments
+
+    bench_arguments(p)
     p.set_defaults(func=cmd_bench)
     return ap
 
