@@ -112,6 +112,75 @@ class Backend:
         and benchmarks; raises TypeError where there is no autograd."""
         raise TypeError(f"{self.name} has no automatic differentiation")
 
+    def needs_grad(self, *xs: Any) -> bool:
+        """Whether a gradient may be taken through any of ``xs`` (arrays or
+        Python numbers). False lets the core skip what only the backward pass
+        needs (the soft sample under ``hard=True``). Default: whenever the
+        framework has autograd, since a tracer cannot tell."""
+        return self.has_autograd
+
+    # -- fast paths ----------------------------------------------------------
+    # Primitives the core calls instead of plain namespace expressions so that
+    # an adapter can do them faster. The generic versions below are the plain
+    # expressions; an override must return the same values. The trailing
+    # ``_`` ones may overwrite their first argument, which the caller owns (a
+    # temporary nothing else refers to) and has the result's shape and dtype.
+    def exponential(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
+        """Standard exponential variates ``E = -log(u)``, ``u`` from
+        :meth:`uniform`: finite and > 0, so that ``exp(-g) = E`` for Gumbel
+        noise ``g = -log(E)``."""
+        return -self.namespace.log(self.uniform(rng, shape, dtype, device))
+
+    def exp_(self, x: Any) -> Any:
+        return self.namespace.exp(x)
+
+    def log_(self, x: Any) -> Any:
+        return self.namespace.log(x)
+
+    def neg_(self, x: Any) -> Any:
+        return -x
+
+    def sub_(self, a: Any, b: Any) -> Any:
+        return a - b
+
+    def div_(self, a: Any, b: Any) -> Any:
+        return a / b
+
+    def one_hot(self, idx: Any, like: Any, axis: int, nan: Any = None) -> Any:
+        """Exactly one-hot: an array of ``like``'s shape, dtype and device,
+        1 where the position along ``axis`` equals ``idx`` (indices with
+        ``axis`` kept, size 1), else 0; plus ``nan`` if given (per slice,
+        shaped like ``idx``: 0, or NaN to poison the slice)."""
+        xp = self.namespace
+        shape = self.shape(like)
+        ar_shape = [1] * len(shape)
+        ar_shape[axis] = shape[axis]
+        ar = xp.reshape(xp.arange(shape[axis], dtype=idx.dtype, device=self.device(like)),
+                        tuple(ar_shape))
+        y = xp.astype(idx == ar, like.dtype)
+        return y if nan is None else self.sub_(y, nan)
+
+    def softmax(self, z: Any, axis: int) -> Any:
+        """``softmax(z)`` along ``axis`` for ``z`` already shifted by its
+        maximum (a temporary: it may be overwritten)."""
+        e = self.exp_(z)
+        return self.div_(e, self.namespace.sum(e, axis=axis, keepdims=True))
+
+    def softmax_exp_noise(self, x: Any, e_noise: Any, axis: int) -> Any:
+        """``softmax(x - log(E))`` along ``axis``, ``E = e_noise`` from
+        :meth:`exponential` (a temporary: it may be overwritten): the
+        Gumbel-Softmax sample at tau = 1, as ``x - log(E) = x + g``.
+
+        Generic: one log fewer than forming ``g``, ``exp(x - max x) / E``
+        normalised. ``exp(x - max x) <= 1`` and ``E`` is finite and > 0, so
+        valid input cannot overflow (the largest ``x + g`` has
+        ``x - max x > -20``, so the sum is > 0); a ``-inf`` logit gives
+        exactly 0; a slice with NaN, +inf or only -inf is NaN."""
+        xp = self.namespace
+        m = self.stop_gradient(xp.max(x, axis=axis, keepdims=True))
+        e = self.div_(self.exp_(x - m), e_noise)
+        return self.div_(e, xp.sum(e, axis=axis, keepdims=True))
+
     # -- execution -----------------------------------------------------------
     def is_concrete(self, x: Any) -> bool:
         """Whether the values of ``x`` can be read now (False while tracing)."""

@@ -57,6 +57,10 @@ class JaxBackend(Backend):
     def stop_gradient(self, x):
         return jax.lax.stop_gradient(x)
 
+    def needs_grad(self, *xs):
+        # a concrete array is never differentiated; a tracer may be
+        return any(isinstance(x, jax.core.Tracer) for x in xs)
+
     def vjp(self, f, args, cotangent):
         out, pull = jax.vjp(f, *args)
         return out, tuple(pull(cotangent))

@@ -19,6 +19,13 @@ def _open_uniform(gen: np.random.Generator, shape, dtype) -> np.ndarray:
     return u
 
 
+def _own(a, b=None) -> bool:
+    """Whether ``a`` can take a result in place: a writeable array whose
+    dtype the result keeps (``b`` a Python number or of ``a``'s dtype)."""
+    return (type(a) is np.ndarray and a.flags.writeable
+            and (b is None or not isinstance(b, np.ndarray) or b.dtype == a.dtype))
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     module = "numpy"
@@ -40,6 +47,36 @@ class NumpyBackend(Backend):
         elif isinstance(rng, int):
             rng = np.random.default_rng(check_seed(rng))
         return _open_uniform(rng, tuple(shape), np.dtype(dtype))
+
+    # fast paths: NumPy arrays are mutable, so temporaries are reused in place
+    def exponential(self, rng, shape, dtype, device):
+        u = self.uniform(rng, shape, dtype, device)
+        np.log(u, out=u)
+        return np.negative(u, out=u)
+
+    def exp_(self, x):
+        return np.exp(x, out=x) if _own(x) else np.exp(x)
+
+    def log_(self, x):
+        return np.log(x, out=x) if _own(x) else np.log(x)
+
+    def neg_(self, x):
+        return np.negative(x, out=x) if _own(x) else -x
+
+    def sub_(self, a, b):
+        return np.subtract(a, b, out=a) if _own(a, b) else a - b
+
+    def div_(self, a, b):
+        return np.divide(a, b, out=a) if _own(a, b) else a / b
+
+    def one_hot(self, idx, like, axis, nan=None):
+        out = np.zeros(like.shape, dtype=like.dtype)
+        if nan is not None and np.isnan(nan).any():  # touch every slice only then
+            out += nan
+            np.put_along_axis(out, idx, nan + 1, axis=axis)
+        else:
+            np.put_along_axis(out, idx, 1, axis=axis)
+        return out
 
     def version(self) -> str:
         return np.__version__

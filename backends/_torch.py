@@ -63,6 +63,41 @@ class TorchBackend(Backend):
     def stop_gradient(self, x):
         return x.detach()
 
+    def needs_grad(self, *xs):
+        return torch.is_grad_enabled() and any(getattr(x, "requires_grad", False) for x in xs)
+
+    # fast paths: in place unless autograd records the tensors involved
+    def exponential(self, rng, shape, dtype, device):
+        return self.uniform(rng, shape, dtype, device).log_().neg_()
+
+    def exp_(self, x):
+        return torch.exp(x) if self.needs_grad(x) else x.exp_()
+
+    def log_(self, x):
+        return torch.log(x) if self.needs_grad(x) else x.log_()
+
+    def neg_(self, x):
+        return torch.neg(x) if self.needs_grad(x) else x.neg_()
+
+    def sub_(self, a, b):
+        return a - b if self.needs_grad(a, b) else a.sub_(b)
+
+    def div_(self, a, b):
+        return a / b if self.needs_grad(a, b) else a.div_(b)
+
+    def one_hot(self, idx, like, axis, nan=None):
+        if nan is None:
+            return torch.zeros_like(like, requires_grad=False).scatter_(axis, idx, 1.0)
+        return nan.expand(like.shape).clone().scatter_(axis, idx, nan + 1.0)
+
+    def softmax(self, z, axis):
+        return torch.softmax(z, axis)
+
+    def softmax_exp_noise(self, x, e_noise, axis):
+        if self.needs_grad(x):  # the fused softmax has the cheaper backward pass
+            return torch.softmax(x - e_noise.log_(), axis)
+        return super().softmax_exp_noise(x, e_noise, axis)
+
     def vjp(self, f, args, cotangent):
         args = tuple(a.detach().requires_grad_(True) for a in args)
         out = f(*args)
