@@ -114,10 +114,14 @@ class PortableRNG:
     The counter advances by the number of words each draw uses: one per
     float32 element, two per float64 element.
 
-    Gumbel noise from it spans about ``[-3.13, 22.87]`` in float32 and
-    ``[-3.81, 45.05]`` in float64 (``torch.nn.functional.gumbel_softmax``'s
-    noise stops near 16.6): the upper tail comes from ``-log1p(-x)`` on a
-    fine grid near zero instead of ``-log(u)`` near one. See
+    Gumbel noise from it spans exactly ``[-log(33 ln 2), 33 ln 2] =
+    [-3.1300, 22.8739]`` in float32 (one word) and ``[-log(65 ln 2), 65 ln 2]
+    = [-3.8079, 45.0546]`` in float64 (two words); the frameworks' own
+    samplers stop near 16.6 in float32. The upper tail comes from
+    ``-log1p(-x)`` on a fine grid near zero instead of ``-log(u)`` near one.
+    The lower end is what the bits allow: ``P(G < -4) = exp(-e**4) ~ 2**-79``,
+    less than one cell of a 32-bit (or 64-bit) word, whose smallest cell
+    already holds all the mass below -3.13 (-3.81). See
     :func:`gumbel_from_words`.
 
     Inside ``jax.jit`` or ``tf.function`` the counter is read when the
