@@ -131,7 +131,7 @@ class PortableRNG:
     --------
     >>> import gumbelxp as gx
     >>> rng = gx.PortableRNG(42)
-    >>> u = rng.uniform((2, 3))
+    >>> u = rng.uniform((2, 3), dtype="float32")  # one 32-bit word per float32
     >>> bool(((u > 0) & (u < 1)).all()), rng.counter
     (True, 6)
     """
