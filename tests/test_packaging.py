@@ -7,6 +7,7 @@ import doctest
 import importlib
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -62,11 +63,15 @@ except TypeError:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    # build from a clean copy: no stale build/ of the checkout leaks into the wheel
+    src = out / "src"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis", ".*_cache"))
     # offline and fast when setuptools is already here; else pip's isolated build
     isolation = ([] if importlib.util.find_spec("setuptools") is None
                  else ["--no-build-isolation"])
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation,
-           "-w", str(out), str(ROOT)]
+           "-w", str(out), str(src)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     wheels = list(out.glob("gumbelxp-*.whl"))
