@@ -83,6 +83,29 @@ class Backend:
     def philox_int_dtype(self) -> Any:
         return getattr(self.namespace, self.philox_int)
 
+    def as_counter_rng(self, rng: Any) -> Any:
+        """The :class:`~gumbelxp.PortableRNG` that an already checked ``rng``
+        stands for on this backend, or ``rng`` itself where the framework draws
+        natively (the default). Dask turns every ``rng`` into one, so that its
+        chunks can compute their noise independently."""
+        return rng
+
+    def portable_noise(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                       like: Any = None) -> Any:
+        """Standard Gumbel noise of ``shape`` from PortableRNG ``rng`` (its
+        counter advances). ``like`` is the array the noise is for, or None: an
+        adapter may follow its layout (Dask: its chunks, each chunk computing
+        only its own counter range). The default draws the whole at once."""
+        return rng.gumbel_noise(self.namespace, self.philox_int_dtype(), shape, dtype, device)
+
+    # -- layout --------------------------------------------------------------
+    def whole_axis(self, x: Any, axis: int) -> Any:
+        """``x`` with ``axis`` held whole by every piece of it, so that
+        reductions along ``axis`` run piece by piece and give the same bits
+        however ``x`` is split (Dask: one chunk along ``axis``, the other axes'
+        chunks unchanged). Identity for in-memory arrays."""
+        return x
+
     # -- fused fast paths ----------------------------------------------------
     def fused_gumbel_softmax(self, logits: Any, tau: Any, hard: bool, axis: int,
                              rng: Any) -> Any:

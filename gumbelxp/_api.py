@@ -163,18 +163,21 @@ def _resolve_dtype(be: Backend, xp: Any, like: Any, dtype: Any) -> Any:
     return dtype
 
 
-def _draw(be: Backend, xp: Any, rng: RNG, shape: tuple, dtype: Any, device: Any) -> Array:
-    """Standard Gumbel noise of ``shape`` in float ``dtype`` (float32/64)."""
+def _draw(be: Backend, xp: Any, rng: RNG, shape: tuple, dtype: Any, device: Any,
+          like: Any = None) -> Array:
+    """Standard Gumbel noise of ``shape`` in float ``dtype`` (float32/64);
+    ``like``, the array it is for, lends its layout (Dask: its chunks)."""
+    rng = be.as_counter_rng(rng)
     if isinstance(rng, PortableRNG):
-        return rng.gumbel_noise(xp, be.philox_int_dtype(), shape, dtype, device)
+        return be.portable_noise(rng, shape, dtype, device, like=like)
     u = be.uniform(rng, shape, dtype, device)
     return -xp.log(-xp.log(u))
 
 
 def _noise(be: Backend, xp: Any, rng: RNG, noise: Any, shape: tuple, dtype: Any,
-           device: Any) -> Array:
+           device: Any, like: Any = None) -> Array:
     if noise is None:
-        return _draw(be, xp, _check_rng(be, rng), shape, dtype, device)
+        return _draw(be, xp, _check_rng(be, rng), shape, dtype, device, like)
     if rng is not None:
         raise TypeError("give either rng= or noise=, not both")
     try:
@@ -290,7 +293,7 @@ def gumbel(
     if _is_number(loc) and not math.isfinite(loc):
         raise ValueError(f"loc must be finite, got {loc}")
     wdt = _float_dtype(xp_, dtype, "dtype")
-    g = _draw(be, xp_, _check_rng(be, rng), shape, wdt, device)
+    g = _draw(be, xp_, _check_rng(be, rng), shape, wdt, device, like)
     if not (_is_number(scale) and scale == 1.0):
         g = g * (scale if _is_number(scale) else xp_.astype(scale, wdt))
     if not (_is_number(loc) and loc == 0.0):
@@ -306,7 +309,7 @@ def _prepare(logits: Array, axis: Any, what: str = "logits"):
     axis = _norm_axis(axis, len(shape))
     _check_axis_size(shape[axis], axis)
     x = logits if logits.dtype == wdt else xp.astype(logits, wdt)
-    return be, xp, x, wdt, shape, axis
+    return be, xp, be.whole_axis(x, axis), wdt, shape, axis
 
 
 def gumbel_softmax(
@@ -374,7 +377,7 @@ def gumbel_softmax(
         y = be.fused_gumbel_softmax(logits, t, hard, axis, _check_rng(be, rng))
         if y is not None:
             return y
-    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits))
+    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits), x)
     z = _scores(be, xp, x + g, t, axis)
     y = _softmax(xp, z, axis)
     if hard:
@@ -426,7 +429,7 @@ def gumbel_max(
         i = be.fused_gumbel_max(logits, axis, keepdims, _check_rng(be, rng))
         if i is not None:
             return i
-    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits))
+    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits), x)
     return xp.argmax(x + g, axis=axis, keepdims=keepdims)
 
 
@@ -477,7 +480,7 @@ def gumbel_topk(
         raise ValueError(f"k must be in 1..{n} (the size of axis {axis}), got {k}")
     if validate:
         _validate_logits(be, xp, x, axis)
-    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits))
+    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits), x)
     order = xp.argsort(x + g, axis=axis, descending=True, stable=True)
     sl = [slice(None)] * len(shape)
     sl[axis] = slice(0, int(k))
@@ -552,6 +555,8 @@ def relaxed_log_prob(y: Array, logits: Array, tau: float | Array, axis: int = -1
         raise TypeError(f"y must be a {be.name} array like the logits")
     _float_dtype(xp, y.dtype, "y")
     yw = xp.astype(y, wdt)
+    if yw.ndim == len(shape):
+        yw = be.whole_axis(yw, axis)
     n = _shape(be, yw)[axis] if len(_shape(be, yw)) == len(shape) else shape[axis]
     t = _tau(be, xp, tau, len(shape), axis, wdt)
     log_y = xp.log(yw)

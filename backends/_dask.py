@@ -1,0 +1,204 @@
+"""Dask adapter: lazy, chunked Gumbel noise that does not depend on the chunking.
+
+Every draw on Dask is counter-based (Philox-4x32-10, the stream of
+:class:`gumbelxp.PortableRNG`): the element at global flat (C-order) index
+``i`` of a draw that starts at stream word ``c`` uses words ``c + i`` (float32)
+or ``c + 2i``, ``c + 2i + 1`` (float64), and each chunk computes the words of
+its own elements only. So the noise is a lazy Dask array with the chunks of
+the logits, computed in parallel, with the same bits whatever the chunking,
+on any scheduler (threads, processes, ``dask.distributed``): a chunk that a
+lost worker held is recomputed bit for bit.
+
+What ``rng=`` means on Dask arrays:
+
+``PortableRNG(seed)``
+    As everywhere: the same bits as on NumPy and every other backend; the
+    counter advances at graph-construction time (nothing is computed).
+``int`` seed
+    ``PortableRNG(seed)`` (a fresh one per call). NumPy's ``default_rng(seed)``
+    cannot be computed chunk by chunk, so an int seed on Dask equals
+    ``PortableRNG(seed)`` on NumPy, not ``rng=seed`` on NumPy.
+``numpy.random.Generator`` or ``dask.array.random.Generator``
+    One 64-bit Philox key is drawn from it (its state advances, eagerly and
+    cheaply); the noise is then computed as above, so it too does not depend
+    on the chunking.
+``None``
+    A key drawn from a module-level ``numpy.random.Generator``: fresh noise at
+    each call.
+
+A reduced axis split over several chunks is first rechunked to one chunk
+along that axis (:meth:`DaskBackend.whole_axis`; the other axes keep their
+chunks), so that every reduction runs inside a chunk, exactly as NumPy runs
+it on that slice: results are identical for every chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .._philox import PortableRNG, _block_words, gumbel_from_words
+from ._base import Backend, check_seed
+
+_KEYS = np.random.default_rng()  # where rng=None draws its Philox keys
+_MASK32 = 0xFFFFFFFF
+
+
+def _np_xp() -> Any:
+    import array_api_compat.numpy
+
+    return array_api_compat.numpy
+
+
+# ---------------------------------------------------------------------------
+# one chunk's words
+# ---------------------------------------------------------------------------
+def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ...],
+                loc: list[tuple[int, int]]) -> np.ndarray:
+    """Stream words of the elements of one chunk: shape ``(n, per)`` for the
+    chunk's ``n`` elements in C order, element ``i`` (global flat index)
+    taking words ``start + per * i + j``, ``j < per``. ``loc`` is the chunk's
+    ``(begin, end)`` along each axis of the whole array of ``shape``.
+
+    The chunk is a grid of runs that are contiguous in the global flat order
+    (the trailing axes it covers whole, plus part of the one before); each
+    run is computed block by block (one Philox call gives four words), all
+    runs in one vectorised call. Very short runs use
+    :meth:`PortableRNG.words_at` instead (one Philox block per word).
+    """
+    nd = len(shape)
+    cshape = tuple(e - s for s, e in loc)
+    n = math.prod(cshape)
+    if n == 0:
+        return np.zeros((0, per), dtype=np.uint64)
+    j = nd - 1
+    while j > 0 and loc[j] == (0, shape[j]):
+        j -= 1
+    strides = [math.prod(shape[a + 1:]) for a in range(nd)]
+    # flat index of each run's first element: a grid over the axes before j
+    first = np.asarray(loc[j][0] * strides[j] if nd else 0, dtype=np.uint64)
+    for a in range(j - 1, -1, -1):
+        ar = np.arange(loc[a][0], loc[a][1], dtype=np.uint64) * np.uint64(strides[a])
+        first = np.add.outer(ar, first)
+    first = first.reshape(-1)
+    length = per * (n // first.size)  # words per run
+    w0 = np.uint64(start) + np.uint64(per) * first  # first word of each run
+    if length < 8:
+        idx = w0[:, None] + np.arange(length, dtype=np.uint64)
+        return PortableRNG.words_at(_np_xp(), key, idx).reshape(n, per)
+    nb = (length + 3) // 4 + 1
+    blocks = (w0 >> np.uint64(2))[:, None] + np.arange(nb, dtype=np.uint64)
+    w = np.stack(_block_words(_np_xp(), key, blocks), axis=-1).reshape(first.size, 4 * nb)
+    off = (w0 & np.uint64(3)).astype(np.intp)
+    if (off == off[0]).all():
+        w = w[:, off[0]:off[0] + length]
+    else:
+        w = np.take_along_axis(w, off[:, None] + np.arange(length), axis=1)
+    return w.reshape(n, per)
+
+
+def _uniform_from_words(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Open-interval uniforms from words, as :meth:`PortableRNG.uniform`."""
+    xp = _np_xp()
+    if w.shape[1] == 1:
+        u = ((w[:, 0] >> np.uint64(9)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-23)
+        if np.finfo(dtype).bits < 32:  # half precision: round, keep the interval open
+            eps = float(np.finfo(dtype).eps)
+            u = xp.astype(xp.clip(u, eps * 2.0**-11, 1.0 - eps / 2), dtype)
+        return u
+    hi = (w[:, 0] >> np.uint64(6)).astype(dtype)
+    lo = (w[:, 1] >> np.uint64(6)).astype(dtype)
+    return (hi * 2.0**26 + (lo + 0.5)) * 2.0**-52
+
+
+def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: str,
+                block_info: dict | None = None) -> np.ndarray:
+    """One chunk of a draw: Gumbel noise (``kind="gumbel"``) or uniforms."""
+    info = block_info[None]
+    w = chunk_words(key, start, per, tuple(info["shape"]), list(info["array-location"]))
+    dtype = np.dtype(dtype)
+    if kind == "gumbel":
+        out = gumbel_from_words(_np_xp(), w, dtype)
+    else:
+        out = _uniform_from_words(w, dtype)
+    return np.asarray(out).reshape(info["chunk-shape"])
+
+
+class DaskBackend(Backend):
+    name = "dask"
+    module = "dask"
+    namespace_module = "array_api_compat.dask.array"
+    generator_name = "numpy.random.Generator or dask.array.random.Generator"
+
+    def array_types(self):
+        return (da.Array,)
+
+    def to_numpy(self, x):
+        return np.asarray(x.compute() if isinstance(x, da.Array) else x)
+
+    # -- layout --------------------------------------------------------------
+    def whole_axis(self, x, axis):
+        if isinstance(x, da.Array) and x.numblocks[axis] > 1:
+            return x.rechunk({axis: -1})
+        return x
+
+    def chunks(self, shape: tuple[int, ...], dtype: Any, like: Any = None) -> tuple:
+        """The chunks of a draw of ``shape``: ``like``'s if it is a Dask array of
+        that shape, else Dask's automatic chunks."""
+        if any(isinstance(s, float) and math.isnan(s) for s in shape):
+            raise ValueError("cannot draw noise for a Dask array of unknown shape: "
+                             "call .compute_chunk_sizes() on it first")
+        if isinstance(like, da.Array) and tuple(like.shape) == tuple(shape):
+            return like.chunks
+        return da.core.normalize_chunks("auto", tuple(shape), dtype=np.dtype(dtype))
+
+    # -- random numbers ------------------------------------------------------
+    def is_generator(self, obj: Any) -> bool:
+        return isinstance(obj, (np.random.Generator, da.random.Generator))
+
+    def as_counter_rng(self, rng: Any) -> PortableRNG:
+        """Every ``rng`` becomes a :class:`PortableRNG` (module docstring)."""
+        if isinstance(rng, PortableRNG):
+            return rng
+        if rng is None:
+            rng = _KEYS
+        elif isinstance(rng, int):
+            return PortableRNG(check_seed(rng))
+        elif isinstance(rng, da.random.Generator):
+            bitgen = getattr(rng, "_bit_generator", None)
+            if not isinstance(bitgen, np.random.BitGenerator):
+                raise TypeError("this dask.array.random.Generator exposes no NumPy bit "
+                                "generator: pass an int seed or gumbelxp.PortableRNG")
+            rng = np.random.Generator(bitgen)  # shares, and advances, its state
+        return PortableRNG(int(rng.integers(0, 2**64, dtype=np.uint64)))
+
+    def _draw(self, rng: PortableRNG, shape, dtype, kind: str, like: Any) -> da.Array:
+        shape = tuple(shape)
+        dtype = np.dtype(dtype)
+        per = 1 if dtype.itemsize <= 4 else 2
+        chunks = self.chunks(shape, dtype, like)
+        start = rng._take(per * math.prod(shape))
+        return da.map_blocks(
+            _draw_block, rng.key, start, per, dtype.str, kind,
+            chunks=chunks, dtype=dtype, meta=np.empty((0,) * len(shape), dtype=dtype),
+            name=f"gumbelxp-{kind}-" + dask.base.tokenize(rng.key, start, per, dtype.str,
+                                                           chunks),
+        )
+
+    def uniform(self, rng, shape, dtype, device, like=None):
+        """Lazy open-interval uniforms (those of :meth:`PortableRNG.uniform`),
+        chunked like ``like`` or automatically."""
+        return self._draw(self.as_counter_rng(rng), shape, dtype, "uniform", like)
+
+    def portable_noise(self, rng, shape, dtype, device, like=None):
+        return self._draw(rng, shape, dtype, "gumbel", like)
+
+    def version(self) -> str:
+        return dask.__version__
+
+
+BACKEND = DaskBackend()
