@@ -45,7 +45,6 @@ from .._philox import PortableRNG, _block_words, gumbel_from_words
 from ._base import Backend, check_seed
 
 _KEYS = np.random.default_rng()  # where rng=None draws its Philox keys
-_MASK32 = 0xFFFFFFFF
 
 
 def _np_xp() -> Any:
@@ -57,24 +56,42 @@ def _np_xp() -> Any:
 # ---------------------------------------------------------------------------
 # one chunk's words
 # ---------------------------------------------------------------------------
-def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ...],
-                loc: list[tuple[int, int]]) -> np.ndarray:
-    """Stream words of the elements of one chunk: shape ``(n, per)`` for the
-    chunk's ``n`` elements in C order, element ``i`` (global flat index)
-    taking words ``start + per * i + j``, ``j < per``. ``loc`` is the chunk's
-    ``(begin, end)`` along each axis of the whole array of ``shape``.
+#: words computed at once inside a chunk: Philox's temporaries stay in cache
+#: and a task's memory is its output plus a few MiB, whatever the chunk size
+BATCH_WORDS = 2**16
+
+
+def _runs_words(key: tuple[int, int], w0: np.ndarray, length: int) -> np.ndarray:
+    """Words ``w0[r] .. w0[r] + length - 1`` of each run ``r``: ``(R, length)``."""
+    if length < 8:  # short runs: one Philox block per word
+        idx = w0[:, None] + np.arange(length, dtype=np.uint64)
+        return np.asarray(PortableRNG.words_at(_np_xp(), key, idx))
+    nb = (length + 3) // 4 + 1
+    blocks = (w0 >> np.uint64(2))[:, None] + np.arange(nb, dtype=np.uint64)
+    w = np.stack(_block_words(_np_xp(), key, blocks), axis=-1).reshape(w0.size, 4 * nb)
+    off = (w0 & np.uint64(3)).astype(np.intp)
+    if (off == off[0]).all():
+        return w[:, off[0]:off[0] + length]
+    return np.take_along_axis(w, off[:, None] + np.arange(length), axis=1)
+
+
+def iter_chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ...],
+                     loc: list[tuple[int, int]], batch: int | None = None):
+    """The stream words of one chunk's elements, in pieces: yields ``(e0, e1,
+    w)`` with ``w`` of shape ``(e1 - e0, per)`` for the chunk's elements
+    ``e0 .. e1 - 1`` in C order. Element ``i`` of the whole array (global flat
+    index) takes words ``start + per * i + j``, ``j < per``; ``loc`` is the
+    chunk's ``(begin, end)`` along each axis of the whole array of ``shape``.
 
     The chunk is a grid of runs that are contiguous in the global flat order
-    (the trailing axes it covers whole, plus part of the one before); each
-    run is computed block by block (one Philox call gives four words), all
-    runs in one vectorised call. Very short runs use
-    :meth:`PortableRNG.words_at` instead (one Philox block per word).
+    (the trailing axes it covers whole, plus part of the one before). Long
+    runs are computed in pieces of ``batch`` words, block by block (one
+    Philox call gives four words); short runs many at once, vectorised.
     """
     nd = len(shape)
-    cshape = tuple(e - s for s, e in loc)
-    n = math.prod(cshape)
+    n = math.prod(e - s for s, e in loc)
     if n == 0:
-        return np.zeros((0, per), dtype=np.uint64)
+        return
     j = nd - 1
     while j > 0 and loc[j] == (0, shape[j]):
         j -= 1
@@ -85,20 +102,33 @@ def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ..
         ar = np.arange(loc[a][0], loc[a][1], dtype=np.uint64) * np.uint64(strides[a])
         first = np.add.outer(ar, first)
     first = first.reshape(-1)
-    length = per * (n // first.size)  # words per run
+    m = n // first.size  # elements per run
+    length = per * m  # words per run
     w0 = np.uint64(start) + np.uint64(per) * first  # first word of each run
-    if length < 8:
-        idx = w0[:, None] + np.arange(length, dtype=np.uint64)
-        return PortableRNG.words_at(_np_xp(), key, idx).reshape(n, per)
-    nb = (length + 3) // 4 + 1
-    blocks = (w0 >> np.uint64(2))[:, None] + np.arange(nb, dtype=np.uint64)
-    w = np.stack(_block_words(_np_xp(), key, blocks), axis=-1).reshape(first.size, 4 * nb)
-    off = (w0 & np.uint64(3)).astype(np.intp)
-    if (off == off[0]).all():
-        w = w[:, off[0]:off[0] + length]
+    batch = BATCH_WORDS if batch is None else batch
+    batch -= batch % per
+    if length >= batch // 2 or first.size == 1:
+        for r in range(first.size):
+            for s in range(0, length, batch):
+                k = min(batch, length - s)
+                w = PortableRNG.words(_np_xp(), np.uint64, None, key, int(w0[r]) + s, k)
+                e0 = r * m + s // per
+                yield e0, e0 + k // per, np.asarray(w).reshape(-1, per)
     else:
-        w = np.take_along_axis(w, off[:, None] + np.arange(length), axis=1)
-    return w.reshape(n, per)
+        rb = batch // length
+        for r in range(0, first.size, rb):
+            w = _runs_words(key, w0[r:r + rb], length)
+            yield r * m, (r + w.shape[0]) * m, w.reshape(-1, per)
+
+
+def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ...],
+                loc: list[tuple[int, int]], batch: int | None = None) -> np.ndarray:
+    """All the words of one chunk, shape ``(n, per)``: see :func:`iter_chunk_words`."""
+    n = math.prod(e - s for s, e in loc)
+    out = np.empty((n, per), dtype=np.uint64)
+    for e0, e1, w in iter_chunk_words(key, start, per, shape, loc, batch):
+        out[e0:e1] = w
+    return out
 
 
 def _uniform_from_words(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -119,13 +149,13 @@ def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: st
                 block_info: dict | None = None) -> np.ndarray:
     """One chunk of a draw: Gumbel noise (``kind="gumbel"``) or uniforms."""
     info = block_info[None]
-    w = chunk_words(key, start, per, tuple(info["shape"]), list(info["array-location"]))
     dtype = np.dtype(dtype)
-    if kind == "gumbel":
-        out = gumbel_from_words(_np_xp(), w, dtype)
-    else:
-        out = _uniform_from_words(w, dtype)
-    return np.asarray(out).reshape(info["chunk-shape"])
+    out = np.empty(math.prod(info["chunk-shape"]), dtype=dtype)
+    for e0, e1, w in iter_chunk_words(key, start, per, tuple(info["shape"]),
+                                      list(info["array-location"])):
+        out[e0:e1] = (gumbel_from_words(_np_xp(), w, dtype) if kind == "gumbel"
+                      else _uniform_from_words(w, dtype))
+    return out.reshape(info["chunk-shape"])
 
 
 class DaskBackend(Backend):

@@ -74,9 +74,10 @@ def test_chunk_words_are_the_streams_words(shape, per, start):
             a = int(rs.integers(0, s))
             b = int(rs.integers(a + 1, s + 1))
             loc.append((a, b) if rs.random() < 0.7 else (0, s))
-        w = chunk_words((123, 456), start, per, shape, loc)
         sub = full[tuple(slice(a, b) for a, b in loc)]
-        np.testing.assert_array_equal(w, sub.reshape(-1, per))
+        for batch in (None, 6, 16, 40):  # pieces of runs, and groups of short runs
+            w = chunk_words((123, 456), start, per, shape, loc, batch)
+            np.testing.assert_array_equal(w, sub.reshape(-1, per), err_msg=f"{loc} {batch}")
 
 
 # ---------------------------------------------------------------------------
