@@ -57,8 +57,12 @@ def _np_xp() -> Any:
 # one chunk's words
 # ---------------------------------------------------------------------------
 #: words computed at once inside a chunk: Philox's temporaries stay in cache
-#: and a task's memory is its output plus a few MiB, whatever the chunk size
-BATCH_WORDS = 2**16
+#: and a task's memory is its output plus a few MiB, whatever the chunk size.
+#: 2**14 keeps every temporary (128 KiB of uint64) at glibc's mmap threshold:
+#: larger ones are mapped and unmapped at each step, and page faults then
+#: cost 4x the arithmetic under dask.distributed, whose workers set
+#: MALLOC_TRIM_THRESHOLD_=65536.
+BATCH_WORDS = 2**14
 
 
 def _runs_words(key: tuple[int, int], w0: np.ndarray, length: int) -> np.ndarray:

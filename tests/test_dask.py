@@ -286,3 +286,13 @@ def test_a_worker_killed_mid_computation_does_not_change_the_result(client):
     os.kill(pids[victim], signal.SIGKILL)
     np.testing.assert_array_equal(fut.result(timeout=60), expected)
     assert pids[victim] not in client.run(os.getpid).values()
+
+
+def test_bench_dask_on_the_cluster(client):
+    from gumbelxp._bench_dask import bench_dask, format_record
+
+    rec = bench_dask(200_000, chunk=50_000, numpy_draws=20_000, client=client, progress=False)
+    assert rec["tasks"] == 4 and rec["workers"] == 2
+    assert rec["draws_per_s"] > 0 and rec["numpy_portable"] > 0
+    assert rec["max_freq_error"] < 0.01  # the Gumbel-max theorem, 2e5 samples
+    assert "samples/s" in format_record(rec)
