@@ -170,8 +170,7 @@ def _draw(be: Backend, xp: Any, rng: RNG, shape: tuple, dtype: Any, device: Any,
     rng = be.as_counter_rng(rng)
     if isinstance(rng, PortableRNG):
         return be.portable_noise(rng, shape, dtype, device, like=like)
-    u = be.uniform(rng, shape, dtype, device)
-    return -xp.log(-xp.log(u))
+    return be.neg_(be.log_(be.exponential(rng, shape, dtype, device)))
 
 
 def _noise(be: Backend, xp: Any, rng: RNG, noise: Any, shape: tuple, dtype: Any,
@@ -202,11 +201,12 @@ def _noise(be: Backend, xp: Any, rng: RNG, noise: Any, shape: tuple, dtype: Any,
 def _scores(be: Backend, xp: Any, s: Array, tau: Any, axis: int) -> Array:
     """``(s - max(s)) / tau``: shifted first so that no finite input can
     overflow, whatever ``tau``; the shift carries no gradient (softmax is
-    shift-invariant) and is NaN exactly on slices with NaN, +inf or only -inf."""
-    z = s - be.stop_gradient(xp.max(s, axis=axis, keepdims=True))
+    shift-invariant) and is NaN exactly on slices with NaN, +inf or only -inf.
+    ``s`` is a temporary: it may be overwritten."""
+    z = be.sub_(s, be.stop_gradient(xp.max(s, axis=axis, keepdims=True)))
     if isinstance(tau, float):
         if tau != 1.0:
-            z = z / tau
+            z = be.div_(z, tau)
     else:
         # an array tau: a -inf mask stays -inf without ever computing -inf / tau,
         # whose gradient for tau (0 * inf) would be NaN
@@ -215,25 +215,30 @@ def _scores(be: Backend, xp: Any, s: Array, tau: Any, axis: int) -> Array:
     return z
 
 
-def _softmax(xp: Any, z: Array, axis: int) -> Array:
-    e = xp.exp(z)
-    return e / xp.sum(e, axis=axis, keepdims=True)
+def _gumbel_argmax(be: Backend, xp: Any, x: Array, rng: RNG, noise: Any, shape: tuple,
+                   dtype: Any, device: Any, axis: int, poison: bool = False):
+    """``argmax(x + g)`` along ``axis`` (kept), and with ``poison`` per slice
+    0, or NaN where ``softmax(x + g)`` is NaN (a NaN, +inf or only -inf)."""
+    if noise is None and not isinstance(rng := be.as_counter_rng(_check_rng(be, rng)),
+                                        PortableRNG):
+        # x + g = x - log(E), E ~ Exp(1): the smallest log(E) - x wins; in place
+        r = be.sub_(be.log_(be.exponential(rng, shape, dtype, device)), x)
+        idx, v = xp.argmin(r, axis=axis, keepdims=True), xp.min if poison else None
+    else:
+        r = x + _noise(be, xp, rng, noise, shape, dtype, device, x)
+        idx, v = xp.argmax(r, axis=axis, keepdims=True), xp.max if poison else None
+    if not poison:
+        return idx, None
+    v = v(r, axis=axis, keepdims=True)  # finite exactly on the valid slices
+    return idx, v - v
 
 
-def _one_hot_argmax(be: Backend, xp: Any, z: Array, axis: int, dtype: Any) -> Array:
-    shape = _shape(be, z)
-    idx = xp.argmax(z, axis=axis, keepdims=True)
-    ar_shape = [1] * len(shape)
-    ar_shape[axis] = shape[axis]
-    ar = xp.reshape(xp.arange(shape[axis], dtype=idx.dtype, device=be.device(z)), tuple(ar_shape))
-    return xp.astype(idx == ar, dtype)
-
-
-def _straight_through(be: Backend, xp: Any, y: Array, z: Array, axis: int) -> Array:
-    """One-hot of ``argmax(z)`` forward; ``y``'s gradient backward. Written
-    ``y_hard + (y - stop_gradient(y))`` so the forward value is exactly
-    one-hot (``y - y`` is exactly 0), and NaN where ``y`` is NaN."""
-    return _one_hot_argmax(be, xp, z, axis, y.dtype) + (y - be.stop_gradient(y))
+def _straight_through(be: Backend, xp: Any, y: Array, idx: Array, axis: int) -> Array:
+    """One-hot of ``idx`` (argmax indices, ``axis`` kept) forward; ``y``'s
+    gradient backward. Written ``y_hard + (y - stop_gradient(y))`` so the
+    forward value is exactly one-hot (``y - y`` is exactly 0), and NaN where
+    ``y`` is NaN."""
+    return be.one_hot(idx, y, axis) + (y - be.stop_gradient(y))
 
 
 def gumbel(
@@ -377,11 +382,25 @@ def gumbel_softmax(
         y = be.fused_gumbel_softmax(logits, t, hard, axis, _check_rng(be, rng))
         if y is not None:
             return y
-    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits), x)
-    z = _scores(be, xp, x + g, t, axis)
-    y = _softmax(xp, z, axis)
-    if hard:
-        y = _straight_through(be, xp, y, z, axis)
+    dev = be.device(logits)
+    if hard and isinstance(t, float) and not be.needs_grad(logits):
+        # nothing to differentiate: the Gumbel-max one-hot alone (tau > 0
+        # cannot change an argmax), NaN on the slices where the soft sample is
+        idx, nan = _gumbel_argmax(be, xp, x, rng, noise, shape, wdt, dev, axis, True)
+        y = be.one_hot(idx, x, axis, nan)
+    elif noise is None and isinstance(t, float) and t == 1.0 and not isinstance(
+            rng := be.as_counter_rng(_check_rng(be, rng)), PortableRNG):
+        # tau = 1: softmax(x + g) = softmax(x - log E) with E = exp(-g) ~ Exp(1),
+        # which the backend computes with one log fewer
+        y = be.softmax_exp_noise(x, be.exponential(rng, shape, wdt, dev), axis)
+        if hard:
+            y = _straight_through(be, xp, y, xp.argmax(y, axis=axis, keepdims=True), axis)
+    else:
+        z = _scores(be, xp, x + _noise(be, xp, rng, noise, shape, wdt, dev, x), t, axis)
+        idx = xp.argmax(z, axis=axis, keepdims=True) if hard else None
+        y = be.softmax(z, axis)
+        if hard:
+            y = _straight_through(be, xp, y, idx, axis)
     return y if y.dtype == logits.dtype else xp.astype(y, logits.dtype)
 
 
@@ -429,8 +448,8 @@ def gumbel_max(
         i = be.fused_gumbel_max(logits, axis, keepdims, _check_rng(be, rng))
         if i is not None:
             return i
-    g = _noise(be, xp, rng, noise, shape, wdt, be.device(logits), x)
-    return xp.argmax(x + g, axis=axis, keepdims=keepdims)
+    idx, _ = _gumbel_argmax(be, xp, x, rng, noise, shape, wdt, be.device(logits), axis)
+    return idx if keepdims else xp.squeeze(idx, axis=axis)
 
 
 def gumbel_topk(
@@ -511,7 +530,7 @@ def straight_through(y_soft: Array, axis: int = -1) -> Array:
     array([0., 1., 0.])
     """
     be, xp, _, _, _, axis = _prepare(y_soft, axis, "y_soft")
-    return _straight_through(be, xp, y_soft, y_soft, axis)
+    return _straight_through(be, xp, y_soft, xp.argmax(y_soft, axis=axis, keepdims=True), axis)
 
 
 def relaxed_log_prob(y: Array, logits: Array, tau: float | Array, axis: int = -1) -> Array:
