@@ -28,6 +28,12 @@ class StrictBackend(Backend):
     def default_generator(self, device=None):
         return _NUMPY.default_generator()
 
+    def seeded_generator(self, seed: int) -> Any:
+        return _NUMPY.seeded_generator(seed)
+
+    def as_counter_rng(self, rng: Any) -> Any:
+        return _NUMPY.as_counter_rng(rng)
+
     def uniform(self, rng, shape, dtype, device):
         np_dtype = np.float32 if dtype == xps.float32 else np.float64
         u = _NUMPY.uniform(rng, shape, np_dtype, None)

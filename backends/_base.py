@@ -83,6 +83,12 @@ class Backend:
     def philox_int_dtype(self) -> Any:
         return getattr(self.namespace, self.philox_int)
 
+    def seeded_generator(self, seed: int) -> Any:
+        """A *native* generator seeded with ``seed``, for the checks of the
+        framework's own sampler (default: the int, where an int seed already
+        draws natively)."""
+        return seed
+
     def as_counter_rng(self, rng: Any) -> Any:
         """The :class:`~gumbelxp.PortableRNG` that an already checked ``rng``
         stands for on this backend, or ``rng`` itself where the framework draws

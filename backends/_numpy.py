@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._philox import PortableRNG
 from ._base import Backend, check_seed
 
 _DEFAULT_RNG = np.random.default_rng()
@@ -40,6 +41,18 @@ class NumpyBackend(Backend):
 
     def default_generator(self, device=None) -> np.random.Generator:
         return _DEFAULT_RNG
+
+    def seeded_generator(self, seed: int) -> np.random.Generator:
+        return np.random.default_rng(seed)
+
+    def as_counter_rng(self, rng: Any) -> Any:
+        """An int seed is ``PortableRNG(seed)`` on the CPU array backends
+        (NumPy, array-api-strict, Dask), so a seeded result is the same on all
+        three, and for any Dask chunking. A ``Generator`` or ``None`` draws
+        natively (fast)."""
+        if isinstance(rng, int) and not isinstance(rng, bool):
+            return PortableRNG(check_seed(rng))
+        return rng
 
     def uniform(self, rng, shape, dtype, device):
         if rng is None:

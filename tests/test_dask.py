@@ -98,6 +98,20 @@ def test_any_chunking_gives_the_same_bits_as_numpy_portable_rng(call, dtype):
                                           err_msg=f"{call} chunks={chunks} rng={rng!r}")
 
 
+@pytest.mark.parametrize("call", CALLS)
+def test_int_seed_equals_numpy_and_array_api_strict_int_seed(call):
+    """An int seed means PortableRNG(seed) on NumPy, array-api-strict and Dask,
+    so a seeded NumPy result is reproduced on Dask at any chunking."""
+    x = logits("float32")
+    expected = CALLS[call](x, 11)
+    assert not np.array_equal(expected, CALLS[call](x, 12))
+    for chunks in CHUNKINGS[:4]:
+        got = CALLS[call](da.from_array(x, chunks=chunks), 11).compute()
+        np.testing.assert_array_equal(got, expected, err_msg=f"{call} chunks={chunks}")
+    xps = pytest.importorskip("array_api_strict")
+    np.testing.assert_array_equal(np.asarray(CALLS[call](xps.asarray(x), 11)), expected)
+
+
 @pytest.mark.parametrize("chunks", CHUNKINGS)
 def test_relaxed_log_prob_is_chunk_invariant(chunks):
     x = logits()
