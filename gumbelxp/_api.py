@@ -189,7 +189,7 @@ def _noise(be: Backend, xp: Any, rng: RNG, noise: Any, shape: tuple, dtype: Any,
     # an entry may be symbolic (an unknown dimension while tracing): compare
     # only the known ones, since a traced comparison has no truth value
     if len(ns) != len(shape) or any(isinstance(m, int) and isinstance(n, int) and m != n
-                                    for m, n in zip(ns, shape)):
+                                    for m, n in zip(ns, shape, strict=True)):
         raise ValueError(f"noise has shape {ns}, logits have {tuple(shape)}")
     _float_dtype(xp, noise.dtype, "noise")
     return xp.astype(noise, dtype)
