@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .backends import installed_backends
+
 SHAPES: tuple[tuple[int, int], ...] = ((8, 16), (256, 1000), (4096, 1024), (64, 50257))
 MODES: tuple[str, ...] = ("soft", "hard", "hard_fwd_bwd")
 BENCH_BACKENDS: tuple[str, ...] = ("numpy", "torch", "jax", "tensorflow")
@@ -446,6 +448,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
     p.add_argument("--json", action="store_true", help="print the records as JSON")
+    p.add_argument("--dask-draws", type=float, default=1e8,
+                   help="Gumbel-max samples for the Dask cluster case, run when dask is "
+                        "installed and selected (default 1e8; 0 skips it)")
 
 
 def _parse_shapes(arg: str | None) -> list[tuple[int, ...]] | None:
@@ -466,9 +471,18 @@ def main(args: argparse.Namespace) -> int:
                   modes=[m.strip() for m in modes.split(",")] if modes else None,
                   repeats=getattr(args, "repeats", 7),
                   memory=not getattr(args, "no_memory", False), progress=True)
+    dask_rec = None
+    draws = int(getattr(args, "dask_draws", 0) or 0)
+    if draws and "dask" in (backends or installed_backends()):
+        from ._bench_dask import bench_dask, format_record
+
+        dask_rec = bench_dask(draws, progress=not getattr(args, "json", False))
     if getattr(args, "json", False):
-        print(json.dumps({"machine": machine(), "records": records}, indent=1))
+        print(json.dumps({"machine": machine(), "records": records, "dask": dask_rec}, indent=1))
     else:
         print(f"machine: {machine()}")
         print(format_table(records))
+        if dask_rec is not None:
+            print()
+            print(format_record(dask_rec))
     return 0

@@ -20,3 +20,32 @@ def test_bench_records_structure():
         assert math.isfinite(r["ratio"]) and r["ratio"] > 0
         assert r["gumbelxp_us"] > 0 and r["reference_us"] > 0
     assert "| ratio |" in format_table(records)
+
+
+def test_bench_cli_json(capsys):
+    """``gumbelxp bench --json`` prints the machine and one record per case."""
+    import json
+
+    from gumbelxp._cli import main
+
+    assert main(["bench", "--backends", "numpy", "--shapes", "2x3", "--modes", "soft",
+                 "--repeats", "1", "--no-memory", "--json", "--dask-draws", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dask"] is None and out["machine"]
+    assert {r["reference"] for r in out["records"]} == {"numpy in-place", "seeds' recipe"}
+    assert all(r["backend"] == "numpy" and r["mode"] == "soft" for r in out["records"])
+
+
+def test_bench_cli_includes_the_dask_cluster_case(capsys):
+    import pytest
+
+    if "dask" not in selected_backends():
+        pytest.skip("dask is not installed or not selected")
+    import json
+
+    from gumbelxp._cli import main
+
+    assert main(["bench", "--backends", "dask", "--json", "--dask-draws", "40000"]) == 0
+    rec = json.loads(capsys.readouterr().out)["dask"]
+    assert rec["draws"] == 40000 and rec["workers"] == 2
+    assert rec["draws_per_s"] > 0 and rec["max_freq_error"] < 0.02
