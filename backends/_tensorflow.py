@@ -153,6 +153,22 @@ class TensorflowBackend(Backend):
             )
         return super().portable_noise(rng, shape, dtype, device, like=like)
 
+    # -- fast paths: TensorFlow's fused kernels -----------------------------
+    # A TF graph pays per op, so one fused kernel beats the generic
+    # expressions of the base class (same values, forward and backward).
+    def softmax(self, z, axis):
+        return _whole_nan(tf.nn.softmax(z, axis=axis), axis)
+
+    def softmax_exp_noise(self, x, e_noise, axis):
+        # softmax(x - log E): the kernel shifts by each slice's max itself, so
+        # nothing overflows and -inf gives exactly 0.
+        return _whole_nan(tf.nn.softmax(x - tf.math.log(e_noise), axis=axis), axis)
+
+    def one_hot(self, idx, like, axis, nan=None):
+        y = tf.one_hot(tf.squeeze(idx, axis=axis), self.shape(like)[axis], axis=axis,
+                       dtype=like.dtype)
+        return y if nan is None else y - nan
+
     # -- autograd ------------------------------------------------------------
     def stop_gradient(self, x):
         return tf.stop_gradient(x)
@@ -179,6 +195,14 @@ class TensorflowBackend(Backend):
 
     def devices(self) -> list[str]:
         return [d.name for d in tf.config.list_logical_devices()]
+
+
+def _whole_nan(y, axis):
+    """tf.nn.softmax's max skips NaN, so a slice with a NaN (or +inf, or a
+    NaN made from them) comes out only partly NaN; its sum is NaN, and adding
+    ``sum - sum`` makes the whole slice NaN, as on every backend."""
+    s = tf.stop_gradient(tf.reduce_sum(y, axis=axis, keepdims=True))
+    return y + (s - s)
 
 
 def _null():

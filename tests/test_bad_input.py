@@ -271,3 +271,21 @@ def test_unknown_array_type(obj):
         msg = str(e.value)
         for name in BACKEND_NAMES:
             assert name in msg, msg
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("kind", list(BAD_ROWS))
+@pytest.mark.parametrize("tau,hard", [(1.0, False), (1.0, True), (0.5, False), (0.5, True)])
+def test_bad_slice_is_wholly_nan_on_every_path(backend, kind, tau, hard):
+    """Whichever internal path a call takes (tau = 1 folds the logs, hard
+    without a gradient is Gumbel-max, fused kernels), a bad slice is NaN in
+    every entry, as the generic path makes it, and the others are samples."""
+    bad_at = 2
+    data = GOOD.copy()
+    data[bad_at] = BAD_ROWS[kind]
+    rng = (backend.seeded_generator(3) if backend.name != "dask" else 3)
+    y = to_numpy(gx.gumbel_softmax(arr(backend, data), tau, hard=hard, rng=rng))
+    assert np.isnan(y[bad_at]).all(), y[bad_at]
+    others = [i for i in range(len(GOOD)) if i != bad_at]
+    assert np.isfinite(y[others]).all()
+    np.testing.assert_allclose(y[others].sum(axis=-1), 1.0, rtol=1e-3)
