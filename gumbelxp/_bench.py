@@ -185,7 +185,7 @@ def _tensorflow_cases(shape, modes):
     import gumbelxp as gx
     from gumbelxp.backends import get_backend
 
-    get_backend("tensorflow")  # no adapter yet: no TensorFlow rows
+    get_backend("tensorflow")  # fails early, with the reason, if TensorFlow cannot run
     x = tf.random.stateless_normal(shape, seed=(0, 0), dtype=tf.float32)
     w = tf.random.stateless_normal(shape, seed=(0, 1), dtype=tf.float32)
     gen = tf.random.Generator.from_seed(2)
