@@ -69,14 +69,7 @@ def _tau(be: Backend, xp: Any, tau: Any, ndim: int, axis: int, dtype: Any) -> An
         return t
     if isinstance(tau, bool) or tau is None:
         raise TypeError(f"tau must be a positive number or an array, got {tau!r}")
-    try:
-        tbe = backend_of(tau)
-    except TypeError:
-        raise TypeError(
-            f"tau must be a positive number or an array, got {type(tau).__name__}"
-        ) from None
-    if tbe is not be:
-        raise TypeError(f"tau is a {tbe.name} array but logits are {be.name} arrays")
+    _same_backend(be, tau, "tau, if not a number,")
     t = xp.astype(tau, dtype)
     if t.ndim == ndim - 1:
         t = xp.expand_dims(t, axis=axis)
@@ -86,6 +79,18 @@ def _tau(be: Backend, xp: Any, tau: Any, ndim: int, axis: int, dtype: Any) -> An
             f"axis {axis}: a scalar, the logits' shape without that axis, or size 1 on it"
         )
     return t
+
+
+def _same_backend(be: Backend, a: Any, what: str) -> Backend:
+    """TypeError unless ``a`` is an array of ``be``, the logits' backend."""
+    try:
+        abe = backend_of(a)
+    except TypeError:
+        abe = None
+    if abe is not be:
+        raise TypeError(f"{what} must be a {be.name} array like the logits, "
+                        f"got {type(a).__module__}.{type(a).__qualname__}")
+    return abe
 
 
 def _check_rng(be: Backend, rng: RNG) -> RNG:
@@ -179,13 +184,7 @@ def _noise(be: Backend, xp: Any, rng: RNG, noise: Any, shape: tuple, dtype: Any,
         return _draw(be, xp, _check_rng(be, rng), shape, dtype, device, like)
     if rng is not None:
         raise TypeError("give either rng= or noise=, not both")
-    try:
-        nbe = backend_of(noise)
-    except TypeError:
-        nbe = None
-    if nbe is not be:
-        raise TypeError(f"noise must be a {be.name} array like the logits, got {type(noise).__name__}")
-    ns = tuple(nbe.shape(noise))
+    ns = tuple(_same_backend(be, noise, "noise").shape(noise))
     # an entry may be symbolic (an unknown dimension while tracing): compare
     # only the known ones, since a traced comparison has no truth value
     if len(ns) != len(shape) or any(isinstance(m, int) and isinstance(n, int) and m != n
@@ -566,12 +565,7 @@ def relaxed_log_prob(y: Array, logits: Array, tau: float | Array, axis: int = -1
     0.0
     """
     be, xp, x, wdt, shape, axis = _prepare(logits, axis)
-    try:
-        ybe = backend_of(y)
-    except TypeError:
-        ybe = None
-    if ybe is not be:
-        raise TypeError(f"y must be a {be.name} array like the logits")
+    _same_backend(be, y, "y")
     _float_dtype(xp, y.dtype, "y")
     yw = xp.astype(y, wdt)
     if yw.ndim == len(shape):

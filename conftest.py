@@ -1,4 +1,4 @@
-"""The conformance suite's backend fixture, narrowed by $GUMBELXP_BACKENDS."""
+"""One backend fixture for tests/ and conformance/, narrowed by $GUMBELXP_BACKENDS."""
 
 import pytest
 
