@@ -155,5 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    # TensorFlow's C++ start-up notices (oneDNN, CPU features) would drown the
+    # tables; the user's own setting wins
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
