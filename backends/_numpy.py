@@ -91,6 +91,9 @@ class NumpyBackend(Backend):
             np.put_along_axis(out, idx, 1, axis=axis)
         return out
 
+    def device(self, x):
+        return "cpu"  # NumPy's one device, as array_api_compat.device answers
+
     def version(self) -> str:
         return np.__version__
 

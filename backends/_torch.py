@@ -104,6 +104,9 @@ class TorchBackend(Backend):
         grads = torch.autograd.grad(out, args, cotangent, allow_unused=True)
         return out.detach(), tuple(grads)
 
+    def device(self, x):
+        return x.device  # what array_api_compat.device answers, without its type probes
+
     def devices(self) -> list[str]:
         devs = ["cpu"]
         if torch.cuda.is_available():
