@@ -189,6 +189,13 @@ class Backend:
         y = xp.astype(idx == ar, like.dtype)
         return y if nan is None else self.sub_(y, nan)
 
+    def one_hot_argmax(self, scores: Any, like: Any, axis: int) -> Any:
+        """Exact one-hot (``like``'s dtype) of ``argmax(scores)`` along
+        ``axis``, one index per slice. For straight-through, where a slice of
+        ``scores`` holding NaN gives a NaN row anyway, so an adapter may use
+        an argmax that skips NaN."""
+        return self.one_hot(self.namespace.argmax(scores, axis=axis, keepdims=True), like, axis)
+
     def softmax(self, z: Any, axis: int) -> Any:
         """``softmax(z)`` along ``axis`` for ``z`` already shifted by its
         maximum (a temporary: it may be overwritten)."""

@@ -164,6 +164,12 @@ class TensorflowBackend(Backend):
         # nothing overflows and -inf gives exactly 0.
         return _whole_nan(tf.nn.softmax(x - tf.math.log(e_noise), axis=axis), axis)
 
+    def one_hot_argmax(self, scores, like, axis):
+        # TF's own argmax (it skips NaN; the namespace's NaN-aware one costs
+        # several more ops): a NaN slice's row is NaN whatever the index
+        return tf.one_hot(tf.argmax(scores, axis=axis), self.shape(like)[axis], axis=axis,
+                          dtype=like.dtype)
+
     def one_hot(self, idx, like, axis, nan=None):
         y = tf.one_hot(tf.squeeze(idx, axis=axis), self.shape(like)[axis], axis=axis,
                        dtype=like.dtype)

@@ -232,12 +232,11 @@ def _gumbel_argmax(be: Backend, xp: Any, x: Array, rng: RNG, noise: Any, shape: 
     return idx, v - v
 
 
-def _straight_through(be: Backend, xp: Any, y: Array, idx: Array, axis: int) -> Array:
-    """One-hot of ``idx`` (argmax indices, ``axis`` kept) forward; ``y``'s
-    gradient backward. Written ``y_hard + (y - stop_gradient(y))`` so the
-    forward value is exactly one-hot (``y - y`` is exactly 0), and NaN where
-    ``y`` is NaN."""
-    return be.one_hot(idx, y, axis) + (y - be.stop_gradient(y))
+def _straight_through(be: Backend, y: Array, y_hard: Array) -> Array:
+    """``y_hard`` (an exact one-hot) forward, ``y``'s gradient backward.
+    Written ``y_hard + (y - stop_gradient(y))`` so the forward value is
+    exactly one-hot (``y - y`` is exactly 0), and NaN where ``y`` is NaN."""
+    return y_hard + (y - be.stop_gradient(y))
 
 
 def gumbel(
@@ -393,13 +392,14 @@ def gumbel_softmax(
         # which the backend computes with one log fewer
         y = be.softmax_exp_noise(x, be.exponential(rng, shape, wdt, dev), axis)
         if hard:
-            y = _straight_through(be, xp, y, xp.argmax(y, axis=axis, keepdims=True), axis)
+            y = _straight_through(be, y, be.one_hot_argmax(y, y, axis))
     else:
         z = _scores(be, xp, x + _noise(be, xp, rng, noise, shape, wdt, dev, x), t, axis)
-        idx = xp.argmax(z, axis=axis, keepdims=True) if hard else None
+        # the one-hot from the scores, before softmax may overwrite them
+        y_hard = be.one_hot_argmax(z, z, axis) if hard else None
         y = be.softmax(z, axis)
         if hard:
-            y = _straight_through(be, xp, y, idx, axis)
+            y = _straight_through(be, y, y_hard)
     return y if y.dtype == logits.dtype else xp.astype(y, logits.dtype)
 
 
@@ -529,7 +529,7 @@ def straight_through(y_soft: Array, axis: int = -1) -> Array:
     array([0., 1., 0.])
     """
     be, xp, _, _, _, axis = _prepare(y_soft, axis, "y_soft")
-    return _straight_through(be, xp, y_soft, xp.argmax(y_soft, axis=axis, keepdims=True), axis)
+    return _straight_through(be, y_soft, be.one_hot_argmax(y_soft, y_soft, axis))
 
 
 def relaxed_log_prob(y: Array, logits: Array, tau: float | Array, axis: int = -1) -> Array:
