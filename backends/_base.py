@@ -235,16 +235,6 @@ class Backend:
         return f"<gumbelxp backend {self.name}>"
 
 
-def open_unit(xp: Any, u: Any) -> Any:
-    """Map uniforms from [0, 1) on a grid of at most 2**-24 (float32) or
-    2**-53 (float64) into the open interval: the one value that can be 0
-    becomes the midpoint of its grid cell. ``1`` cannot occur."""
-    import array_api_compat
-
-    lo = xp.finfo(u.dtype).eps * 0.25  # 2**-25 for float32, 2**-54 for float64
-    return xp.maximum(u, xp.asarray(lo, dtype=u.dtype, device=array_api_compat.device(u)))
-
-
 def check_seed(seed: int) -> int:
     if seed < 0 or seed >= 2**64:
         raise ValueError(f"a seed must be an integer in [0, 2**64), got {seed}")

@@ -50,10 +50,6 @@ def _norm_axis(axis: Any, ndim: int) -> int:
     return int(axis) % ndim
 
 
-def _shape(be: Backend, x: Array) -> tuple:
-    return be.shape(x)
-
-
 def _check_axis_size(n: Any, axis: int) -> None:
     if isinstance(n, int) and n == 0:
         raise ValueError(f"axis {axis} has no categories (size 0)")
@@ -308,7 +304,7 @@ def _prepare(logits: Array, axis: Any, what: str = "logits"):
     be = backend_of(logits)
     xp = be.namespace
     wdt = _float_dtype(xp, logits.dtype, what)
-    shape = _shape(be, logits)
+    shape = be.shape(logits)
     axis = _norm_axis(axis, len(shape))
     _check_axis_size(shape[axis], axis)
     x = logits if logits.dtype == wdt else xp.astype(logits, wdt)
@@ -570,7 +566,8 @@ def relaxed_log_prob(y: Array, logits: Array, tau: float | Array, axis: int = -1
     yw = xp.astype(y, wdt)
     if yw.ndim == len(shape):
         yw = be.whole_axis(yw, axis)
-    n = _shape(be, yw)[axis] if len(_shape(be, yw)) == len(shape) else shape[axis]
+    y_shape = be.shape(yw)
+    n = y_shape[axis] if len(y_shape) == len(shape) else shape[axis]
     t = _tau(be, xp, tau, len(shape), axis, wdt)
     log_y = xp.log(yw)
     a = x - t * log_y
