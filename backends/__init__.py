@@ -16,8 +16,11 @@ subclass and one line in ``_ADAPTERS``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import sys
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +34,9 @@ __all__ = [
     "backend_of_namespace",
     "loaded_backends",
     "installed_backends",
+    "resolve",
+    "fast_path",
+    "generic_only",
 ]
 
 # name -> (adapter module, framework root module). Order matters for
@@ -86,6 +92,10 @@ def backend_of(x: Any) -> Backend:
     be = _by_type.get(t)
     if be is not None:
         return be
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(x, np.matrix):
+        raise TypeError("numpy.matrix is not supported (its * and ** are matrix products, "
+                        "not the array API's elementwise ones): pass np.asarray(x)")
     for candidate in loaded_backends():
         if candidate.handles(x):
             _by_type[t] = candidate
@@ -136,3 +146,56 @@ def installed_backends() -> list[str]:
     import importlib.util
 
     return [n for n in BACKEND_NAMES if importlib.util.find_spec(_ADAPTERS[n][1]) is not None]
+
+
+def resolve(like: Any = None, xp: Any = None, device: Any = None,
+            dtype: Any = None) -> tuple[Backend, Any, Any]:
+    """``(backend, device, dtype)`` for creating an array: the backend of
+    ``like`` (an array) or of ``xp`` (a namespace or a backend name), NumPy if
+    neither; ``device`` and ``dtype`` default to ``like``'s, else the
+    namespace's default device (None) and default float. A ``dtype`` may be a
+    name (``"float32"``) and must be real floating (else TypeError)."""
+    if like is not None:
+        be = backend_of(like)
+        if xp is not None and backend_of_namespace(xp) is not be:
+            raise TypeError(f"like= is a {be.name} array but xp= names another namespace")
+        if device is None:
+            device = be.device(like)
+        if dtype is None:
+            dtype = like.dtype
+    else:
+        be = backend_of_namespace(xp) if xp is not None else get_backend("numpy")
+    ns = be.namespace
+    if dtype is None:
+        dtype = ns.asarray(0.0).dtype
+    elif isinstance(dtype, str):
+        name = dtype
+        dtype = getattr(ns, name, None)
+        if dtype is None:
+            raise TypeError(f"{be.name} has no dtype {name!r}")
+    if not ns.isdtype(dtype, "real floating"):
+        raise TypeError(f"dtype must be real floating, got {dtype}")
+    return be, device, dtype
+
+
+_GENERIC_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "gumbelxp_generic_only", default=False)
+
+
+def fast_path(be: Backend, name: str) -> Callable[..., Any] | None:
+    """The adapter's whole-call fast path for public function ``name``, or
+    None (none, or turned off by :func:`generic_only`)."""
+    if _GENERIC_ONLY.get():
+        return None
+    return be.fast_paths.get(name)
+
+
+@contextlib.contextmanager
+def generic_only() -> Iterator[None]:
+    """Within this context (thread, task), every call takes the generic path:
+    the reference each fast path is compared with."""
+    token = _GENERIC_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _GENERIC_ONLY.reset(token)

@@ -2,17 +2,15 @@
 
 * ``rng=None`` is CuPy's default generator of the array's device,
   ``cupy.random.get_random_state()`` (the one ``cupy.random.seed`` seeds);
-  an ``int`` seeds a fresh ``cupy.random.RandomState``; a
-  ``cupy.random.Generator`` (or a ``RandomState``) is used as is. Uniforms
-  are drawn on the device and moved into the open interval there.
-* :meth:`CupyBackend.fused_gumbel_softmax` and
-  :meth:`CupyBackend.fused_gumbel_max` run the fused kernels of
-  :mod:`._cupy_kernels` where they apply (float32 / float16, last axis,
-  ``rng`` None, an int or a PortableRNG): the noise is Philox made in
-  registers, never written to memory. An int seed there means the stream of
-  ``PortableRNG(seed)``; ``None`` a fresh key drawn on the device from the
-  default generator. ``GUMBELXP_CUPY_FUSED=0`` (or ``use_fused = False``)
-  turns them off.
+  an ``int`` seed means ``PortableRNG(seed)``, whose stream the fused
+  kernels compute too; a ``cupy.random.Generator`` (or a ``RandomState``)
+  is used as is. Uniforms are drawn on the device and moved into the open
+  interval there.
+* The fast paths ``gumbel_softmax`` and ``gumbel_max`` run the fused kernels
+  of :mod:`._cupy_kernels` where they apply (last axis, ``rng`` None, an int
+  or a PortableRNG): the noise is Philox made in registers, never written to
+  memory; ``None`` draws a fresh key on the device from the default
+  generator. ``GUMBELXP_CUPY_FUSED=0`` turns them off.
 
 Importing this module needs CuPy, not a GPU: only using it does.
 """
@@ -25,7 +23,7 @@ from typing import Any
 import cupy
 
 from . import _cupy_kernels
-from ._base import Backend, check_seed
+from ._base import Backend
 
 
 def _on(device: Any):
@@ -55,18 +53,26 @@ def _open_unit(u: Any) -> Any:
     return u
 
 
+def _gumbel_softmax(x: Any, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
+    if not _cupy_kernels.applies(x, axis, tau, rng):
+        return None
+    return _cupy_kernels.gumbel_softmax(x, tau, hard, rng)
+
+
+def _gumbel_max(x: Any, axis: int, keepdims: bool, rng: Any) -> Any:
+    if not _cupy_kernels.applies(x, axis, None, rng):
+        return None
+    return _cupy_kernels.gumbel_max(x, keepdims, rng)
+
+
 class CupyBackend(Backend):
     name = "cupy"
-    module = "cupy"
     namespace_module = "array_api_compat.cupy"
     generator_name = "cupy.random.Generator"
+    fast_paths = {"gumbel_softmax": _gumbel_softmax, "gumbel_max": _gumbel_max}
 
-    #: use the fused kernels where they apply (tests turn this off for the
-    #: generic reference path)
-    use_fused: bool = _cupy_kernels.enabled()
-
-    def array_types(self):
-        return (cupy.ndarray,)
+    def handles(self, x: Any) -> bool:
+        return isinstance(x, cupy.ndarray)
 
     def _generator_types(self) -> tuple[type, ...]:
         types: list[type] = [cupy.random.RandomState]
@@ -79,17 +85,15 @@ class CupyBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, self._generator_types())
 
-    def default_generator(self, device=None):
-        with _on(device):
-            return cupy.random.get_random_state()
+    def portable_seed(self, rng: Any) -> int | None:
+        """An int seed is ``PortableRNG(seed)``: the fused kernels' stream."""
+        return rng if isinstance(rng, int) else None
 
     def uniform(self, rng, shape, dtype, device):
         shape = tuple(shape)
         with _on(device):
             if rng is None:
                 rng = cupy.random.get_random_state()
-            elif isinstance(rng, int):
-                rng = cupy.random.RandomState(check_seed(rng))
             if isinstance(rng, cupy.random.RandomState):
                 u = rng.random_sample(shape, dtype=dtype)
             else:
@@ -99,32 +103,14 @@ class CupyBackend(Backend):
     def device(self, x):
         return x.device
 
-    def to_numpy(self, x):
-        return x.get()
-
-    # -- fused fast paths ----------------------------------------------------
-    def fused_gumbel_softmax(self, logits, tau, hard, axis, rng):
-        if not (self.use_fused and _cupy_kernels.applies(logits, axis, tau, rng)):
-            return None
-        return _cupy_kernels.gumbel_softmax(logits, tau, hard, rng)
-
-    def fused_gumbel_max(self, logits, axis, keepdims, rng):
-        if not (self.use_fused and _cupy_kernels.applies(logits, axis, None, rng)):
-            return None
-        return _cupy_kernels.gumbel_max(logits, keepdims, rng)
-
-    # -- information ---------------------------------------------------------
-    def devices(self) -> list[str]:
+    def info(self) -> dict[str, Any]:
         out = []
         for i in range(cupy.cuda.runtime.getDeviceCount()):
             name = cupy.cuda.runtime.getDeviceProperties(i)["name"]
             if isinstance(name, bytes):
                 name = name.decode()
             out.append(f"cuda:{i} ({name})")
-        return out
-
-    def version(self) -> str:
-        return cupy.__version__
+        return {"version": cupy.__version__, "devices": out}
 
 
 BACKEND = CupyBackend()

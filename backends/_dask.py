@@ -15,9 +15,8 @@ What ``rng=`` means on Dask arrays:
     As everywhere: the same bits as on NumPy and every other backend; the
     counter advances at graph-construction time (nothing is computed).
 ``int`` seed
-    ``PortableRNG(seed)`` (a fresh one per call). NumPy's ``default_rng(seed)``
-    cannot be computed chunk by chunk, so an int seed on Dask equals
-    ``PortableRNG(seed)`` on NumPy, not ``rng=seed`` on NumPy.
+    ``PortableRNG(seed)`` (a fresh one per call), as on NumPy and
+    array-api-strict: ``rng=seed`` gives the same bits on all three.
 ``numpy.random.Generator`` or ``dask.array.random.Generator``
     One 64-bit Philox key is drawn from it (its state advances, eagerly and
     cheaply); the noise is then computed as above, so it too does not depend
@@ -28,8 +27,10 @@ What ``rng=`` means on Dask arrays:
 
 A reduced axis split over several chunks is first rechunked to one chunk
 along that axis (:meth:`DaskBackend.whole_axis`; the other axes keep their
-chunks), so that every reduction runs inside a chunk, exactly as NumPy runs
-it on that slice: results are identical for every chunking.
+chunks, except that a block one element wide after the axis is merged with
+a neighbour, see :func:`_no_unit_runs`), so that every reduction runs inside
+a chunk and adds in the order NumPy adds for the whole array: results are
+bit-identical to NumPy's for every chunking.
 """
 
 from __future__ import annotations
@@ -41,10 +42,9 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._philox import PortableRNG, _block_words, gumbel_from_words
-from ._base import Backend, check_seed
-
-_KEYS = np.random.default_rng()  # where rng=None draws its Philox keys
+from .._philox import _block_words, gumbel_from_words, uniform_from_words, words, words_at
+from ._base import Backend
+from ._numpy import default_generator  # rng=None: keys from NumPy's (fork-safe) generator
 
 
 def _np_xp() -> Any:
@@ -69,7 +69,7 @@ def _runs_words(key: tuple[int, int], w0: np.ndarray, length: int) -> np.ndarray
     """Words ``w0[r] .. w0[r] + length - 1`` of each run ``r``: ``(R, length)``."""
     if length < 8:  # short runs: one Philox block per word
         idx = w0[:, None] + np.arange(length, dtype=np.uint64)
-        return np.asarray(PortableRNG.words_at(_np_xp(), key, idx))
+        return np.asarray(words_at(_np_xp(), key, idx))
     nb = (length + 3) // 4 + 1
     blocks = (w0 >> np.uint64(2))[:, None] + np.arange(nb, dtype=np.uint64)
     w = np.stack(_block_words(_np_xp(), key, blocks), axis=-1).reshape(w0.size, 4 * nb)
@@ -115,7 +115,7 @@ def iter_chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[in
         for r in range(first.size):
             for s in range(0, length, batch):
                 k = min(batch, length - s)
-                w = PortableRNG.words(_np_xp(), np.uint64, None, key, int(w0[r]) + s, k)
+                w = words(_np_xp(), np.uint64, None, key, int(w0[r]) + s, k)
                 e0 = r * m + s // per
                 yield e0, e0 + k // per, np.asarray(w).reshape(-1, per)
     else:
@@ -135,20 +135,6 @@ def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ..
     return out
 
 
-def _uniform_from_words(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Open-interval uniforms from words, as :meth:`PortableRNG.uniform`."""
-    xp = _np_xp()
-    if w.shape[1] == 1:
-        u = ((w[:, 0] >> np.uint64(9)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-23)
-        if np.finfo(dtype).bits < 32:  # half precision: round, keep the interval open
-            eps = float(np.finfo(dtype).eps)
-            u = xp.astype(xp.clip(u, eps * 2.0**-11, 1.0 - eps / 2), dtype)
-        return u
-    hi = (w[:, 0] >> np.uint64(6)).astype(dtype)
-    lo = (w[:, 1] >> np.uint64(6)).astype(dtype)
-    return (hi * 2.0**26 + (lo + 0.5)) * 2.0**-52
-
-
 def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: str,
                 block_info: dict | None = None) -> np.ndarray:
     """One chunk of a draw: Gumbel noise (``kind="gumbel"``) or uniforms."""
@@ -157,30 +143,53 @@ def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: st
     out = np.empty(math.prod(info["chunk-shape"]), dtype=dtype)
     for e0, e1, w in iter_chunk_words(key, start, per, tuple(info["shape"]),
                                       list(info["array-location"])):
-        out[e0:e1] = (gumbel_from_words(_np_xp(), w, dtype) if kind == "gumbel"
-                      else _uniform_from_words(w, dtype))
+        f = gumbel_from_words if kind == "gumbel" else uniform_from_words
+        out[e0:e1] = f(_np_xp(), w, dtype)
     return out.reshape(info["chunk-shape"])
+
+
+def _no_unit_runs(chunks: tuple[tuple[int, ...], ...], axis: int,
+                  shape: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
+    """Rechunking that makes every block's reduction along ``axis`` add in
+    NumPy's order for the whole array. NumPy adds the values of a slice
+    pairwise when they are adjacent in memory (nothing after ``axis``, or
+    only size-1 axes) and one by one otherwise; a block that is one element
+    wide after ``axis`` while the array is wider would add pairwise, so such
+    blocks are merged with a neighbour along the last wide axis."""
+    after = range(axis + 1, len(shape))
+    if math.prod(shape[a] for a in after) <= 1:
+        return {}
+    if not any(all(chunks[a][i] == 1 for a, i in zip(after, idx, strict=True))
+               for idx in np.ndindex(*(len(chunks[a]) for a in after))):
+        return {}
+    last = max(a for a in after if shape[a] > 1)
+    merged: list[int] = []
+    for c in chunks[last]:
+        if merged and (merged[-1] < 2 or c < 2):
+            merged[-1] += c
+        else:
+            merged.append(c)
+    return {last: tuple(merged)}
 
 
 class DaskBackend(Backend):
     name = "dask"
-    module = "dask"
     namespace_module = "array_api_compat.dask.array"
     generator_name = "numpy.random.Generator or dask.array.random.Generator"
 
-    def array_types(self):
-        return (da.Array,)
-
-    def to_numpy(self, x):
-        return np.asarray(x.compute() if isinstance(x, da.Array) else x)
+    def handles(self, x: Any) -> bool:
+        return isinstance(x, da.Array)
 
     # -- layout --------------------------------------------------------------
     def whole_axis(self, x, axis):
-        if isinstance(x, da.Array) and x.numblocks[axis] > 1:
-            return x.rechunk({axis: -1})
-        return x
+        if not isinstance(x, da.Array):
+            return x
+        spec = _no_unit_runs(x.chunks, axis, tuple(x.shape))
+        if x.numblocks[axis] > 1:
+            spec[axis] = -1
+        return x.rechunk(spec) if spec else x
 
-    def chunks(self, shape: tuple[int, ...], dtype: Any, like: Any = None) -> tuple:
+    def _chunks(self, shape: tuple[int, ...], dtype: Any, like: Any = None) -> tuple:
         """The chunks of a draw of ``shape``: ``like``'s if it is a Dask array of
         that shape, else Dask's automatic chunks."""
         if any(isinstance(s, float) and math.isnan(s) for s in shape):
@@ -194,45 +203,38 @@ class DaskBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, (np.random.Generator, da.random.Generator))
 
-    def as_counter_rng(self, rng: Any) -> PortableRNG:
-        """Every ``rng`` becomes a :class:`PortableRNG` (module docstring)."""
-        if isinstance(rng, PortableRNG):
+    def portable_seed(self, rng: Any) -> int:
+        """Every ``rng`` stands for a PortableRNG (module docstring)."""
+        if isinstance(rng, int):
             return rng
         if rng is None:
-            rng = _KEYS
-        elif isinstance(rng, int):
-            return PortableRNG(check_seed(rng))
+            rng = default_generator()
         elif isinstance(rng, da.random.Generator):
             bitgen = getattr(rng, "_bit_generator", None)
             if not isinstance(bitgen, np.random.BitGenerator):
                 raise TypeError("this dask.array.random.Generator exposes no NumPy bit "
                                 "generator: pass an int seed or gumbelxp.PortableRNG")
             rng = np.random.Generator(bitgen)  # shares, and advances, its state
-        return PortableRNG(int(rng.integers(0, 2**64, dtype=np.uint64)))
+        return int(rng.integers(0, 2**64, dtype=np.uint64))
 
-    def _draw(self, rng: PortableRNG, shape, dtype, kind: str, like: Any) -> da.Array:
+    def uniform(self, rng, shape, dtype, device):
+        raise NotImplementedError("on Dask every rng is drawn as a PortableRNG stream")
+
+    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+        """Lazy values chunked like ``like`` (or automatically), each chunk
+        computing only its own words."""
         shape = tuple(shape)
         dtype = np.dtype(dtype)
         per = 1 if dtype.itemsize <= 4 else 2
-        chunks = self.chunks(shape, dtype, like)
-        start = rng._take(per * math.prod(shape))
+        chunks = self._chunks(shape, dtype, like)
         return da.map_blocks(
-            _draw_block, rng.key, start, per, dtype.str, kind,
+            _draw_block, key, start, per, dtype.str, kind,
             chunks=chunks, dtype=dtype, meta=np.empty((0,) * len(shape), dtype=dtype),
-            name=f"gumbelxp-{kind}-" + dask.base.tokenize(rng.key, start, per, dtype.str,
-                                                           chunks),
+            name=f"gumbelxp-{kind}-" + dask.base.tokenize(key, start, per, dtype.str, chunks),
         )
 
-    def uniform(self, rng, shape, dtype, device, like=None):
-        """Lazy open-interval uniforms (those of :meth:`PortableRNG.uniform`),
-        chunked like ``like`` or automatically."""
-        return self._draw(self.as_counter_rng(rng), shape, dtype, "uniform", like)
-
-    def portable_noise(self, rng, shape, dtype, device, like=None):
-        return self._draw(rng, shape, dtype, "gumbel", like)
-
-    def version(self) -> str:
-        return dask.__version__
+    def info(self) -> dict[str, Any]:
+        return {"version": dask.__version__, "devices": ["cpu"]}
 
 
 BACKEND = DaskBackend()

@@ -1,45 +1,78 @@
-"""NumPy adapter: a module-level ``numpy.random.Generator`` is the default."""
+"""NumPy adapter.
+
+Random numbers: ``rng=None`` draws from a module-level
+``numpy.random.Generator``, reseeded from the operating system's entropy in
+every forked child (as NumPy's and PyTorch's own global generators are), so
+``multiprocessing`` workers and PyTorch ``DataLoader`` workers do not repeat
+each other's noise. A ``Generator`` is used as is, on any bit generator. An
+int seed means ``PortableRNG(seed)``, so a seeded NumPy result is the same
+on array-api-strict and on Dask at any chunking.
+
+Fast paths: ``gumbel_softmax`` and ``gumbel_max`` in place, for a native
+generator and a number ``tau``: one buffer of exponential variates
+``E = -log(u)`` becomes the scores ``x - log E = x + g`` (and at ``tau = 1``
+one log fewer: ``softmax(x + g) = exp(x - max x) / E``, normalised); the
+hard one-hot is the Gumbel-max one-hot, with no softmax. The generic
+functions of :mod:`gumbelxp` are their reference.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
 
-from .._philox import PortableRNG
-from ._base import Backend, check_seed
+from ._base import Backend
 
-_DEFAULT_RNG = np.random.default_rng()
+_DEFAULT = np.random.default_rng()
+
+
+def _reseed_after_fork() -> None:
+    global _DEFAULT
+    _DEFAULT = np.random.default_rng()
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)
+
+
+def default_generator() -> np.random.Generator:
+    """The module-level generator that ``rng=None`` draws from."""
+    return _DEFAULT
+
+
+#: bit generators whose raw output is a full 64-bit word (MT19937's is 32-bit)
+_RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64)
+#: below this many values the raw path's fixed cost outweighs its gain
+_RAW_MIN = 4096
 
 
 def uniform32_from_words(w: np.ndarray) -> np.ndarray:
-    """float32 uniforms ``((w >> 9) + 0.5) * 2**-23``, in place, from uint32
-    words ``w``: the top 23 bits become the mantissa of a float in [1, 2),
-    from which ``1 - 2**-24`` is subtracted exactly (Sterbenz), so every value
-    is the midpoint of its cell, in (0, 1) for any word: no clamp needed.
-    The same values as PortableRNG's float32 ``uniform`` gives for a word."""
+    """float32 uniforms ``((w >> 9) + 0.5) * 2**-23`` from uint32 words, in
+    place: the top 23 bits become the mantissa of a float in [1, 2), from
+    which ``1 - 2**-24`` is subtracted exactly, so every value is the
+    midpoint of its cell, in (0, 1) for any word."""
     np.right_shift(w, 9, out=w)
     np.bitwise_or(w, np.uint32(0x3F800000), out=w)
     u = w.view(np.float32)
     return np.subtract(u, np.float32(1 - 2**-24), out=u)
 
 
-#: below this many values the raw path's fixed cost (~4 us) outweighs its gain
-_RAW_MIN = 4096
+def open_uniform(gen: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Uniforms on the open interval (0, 1) from ``gen``.
 
-
-def _open_uniform(gen: np.random.Generator, shape, dtype) -> np.ndarray:
-    """Open-interval uniforms. float32 from a plain ``Generator``: raw 64-bit
-    words of its bit generator, two uniforms each (faster than ``random()``,
-    whose float32 loop costs ~3 ns a value, and exact), from ``_RAW_MIN``
-    values on. Otherwise
-    ``random()``, which draws k * 2**-24 (float32) or k * 2**-53 (float64),
-    k >= 0, with the zero cell moved to its midpoint (a subclass that
-    overrides ``random`` is honoured)."""
+    float32 from a plain ``Generator`` on a 64-bit bit generator (NumPy's
+    default PCG64, PCG64DXSM, Philox, SFC64), from ``_RAW_MIN`` values on:
+    each raw 64-bit word gives two values (:func:`uniform32_from_words`),
+    faster than ``random()``. Otherwise ``random()``, which draws
+    ``k * 2**-24`` (float32) or ``k * 2**-53`` (float64), ``k >= 0``, with
+    the zero cell moved to its midpoint.
+    """
     dtype = np.dtype(dtype)
     n = math.prod(shape)
-    if dtype == np.float32 and type(gen) is np.random.Generator and n >= _RAW_MIN:
+    if (dtype == np.float32 and n >= _RAW_MIN and type(gen) is np.random.Generator
+            and type(gen.bit_generator) in _RAW64):
         w = gen.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
         return uniform32_from_words(w).reshape(shape)
     u = gen.random(shape, dtype=dtype)
@@ -47,86 +80,89 @@ def _open_uniform(gen: np.random.Generator, shape, dtype) -> np.ndarray:
     return u
 
 
-def _own(a, b=None) -> bool:
-    """Whether ``a`` can take a result in place: a writeable array whose
-    dtype the result keeps (``b`` a Python number or of ``a``'s dtype)."""
-    return (type(a) is np.ndarray and a.flags.writeable
-            and (b is None or not isinstance(b, np.ndarray) or b.dtype == a.dtype))
+def _native(rng: Any) -> np.random.Generator | None:
+    if rng is None:
+        return _DEFAULT
+    return rng if isinstance(rng, np.random.Generator) else None
+
+
+def _log_exponential(gen: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """``log E`` with ``E = -log(u)`` standard exponential, so that
+    ``x - log E = x + g``, in one fresh buffer."""
+    e = open_uniform(gen, shape, dtype)
+    np.log(e, out=e)
+    np.negative(e, out=e)
+    return np.log(e, out=e)
+
+
+def _gumbel_max(x: np.ndarray, axis: int, keepdims: bool, rng: Any) -> Any:
+    gen = _native(rng)
+    if gen is None:
+        return None
+    r = _log_exponential(gen, x.shape, x.dtype)
+    return np.argmin(np.subtract(r, x, out=r), axis=axis, keepdims=keepdims)
+
+
+def _gumbel_softmax(x: np.ndarray, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
+    gen = _native(rng)
+    fi = np.finfo(x.dtype)
+    if gen is None or not isinstance(tau, float) or not fi.smallest_normal <= tau <= fi.max:
+        return None
+    if hard:  # the Gumbel-max one-hot: argmin(log E - x) is argmax(x + g)
+        r = _log_exponential(gen, x.shape, x.dtype)
+        np.subtract(r, x, out=r)
+        idx = np.argmin(r, axis=axis, keepdims=True)
+        low = np.min(r, axis=axis, keepdims=True)
+        y = np.zeros(x.shape, dtype=x.dtype)
+        if axis == y.ndim - 1:  # rows of a fresh C array: one fancy-index write
+            rows = y.reshape(-1, y.shape[-1])
+            rows[np.arange(rows.shape[0]), idx.reshape(-1)] = 1.0
+        else:
+            np.put_along_axis(y, idx, 1.0, axis=axis)
+        bad = np.isnan(low - low)  # a NaN, +inf or only -inf logits: NaN slice
+        if bad.any():
+            y[np.broadcast_to(bad, y.shape)] = np.nan
+        return y
+    e = open_uniform(gen, x.shape, x.dtype)
+    np.log(e, out=e)
+    np.negative(e, out=e)  # E ~ Exp(1)
+    if tau == 1.0:  # softmax(x - log E) = exp(x - max x) / E, normalised
+        y = np.subtract(x, np.max(x, axis=axis, keepdims=True))
+        np.exp(y, out=y)
+        np.divide(y, e, out=y)
+    else:
+        np.log(e, out=e)
+        y = np.subtract(x, e, out=e)  # x + g
+        np.subtract(y, np.max(y, axis=axis, keepdims=True), out=y)
+        np.divide(y, tau, out=y)
+        np.exp(y, out=y)
+    return np.divide(y, np.sum(y, axis=axis, keepdims=True), out=y)
 
 
 class NumpyBackend(Backend):
     name = "numpy"
-    module = "numpy"
     namespace_module = "array_api_compat.numpy"
     generator_name = "numpy.random.Generator"
+    fast_paths = {"gumbel_softmax": _gumbel_softmax, "gumbel_max": _gumbel_max}
 
-    def array_types(self):
-        return (np.ndarray, np.generic)
+    def handles(self, x: Any) -> bool:
+        return isinstance(x, (np.ndarray, np.generic))
 
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, np.random.Generator)
 
-    def default_generator(self, device=None) -> np.random.Generator:
-        return _DEFAULT_RNG
-
-    def seeded_generator(self, seed: int) -> np.random.Generator:
-        return np.random.default_rng(seed)
-
-    def as_counter_rng(self, rng: Any) -> Any:
-        """An int seed is ``PortableRNG(seed)`` on the CPU array backends
-        (NumPy, array-api-strict, Dask), so a seeded result is the same on all
-        three, and for any Dask chunking. A ``Generator`` or ``None`` draws
-        natively (fast)."""
-        if isinstance(rng, int) and not isinstance(rng, bool):
-            return PortableRNG(check_seed(rng))
-        return rng
-
     def uniform(self, rng, shape, dtype, device):
-        if rng is None:
-            rng = _DEFAULT_RNG
-        elif isinstance(rng, int):
-            rng = np.random.default_rng(check_seed(rng))
-        return _open_uniform(rng, tuple(shape), np.dtype(dtype))
+        return open_uniform(_native(rng), tuple(shape), dtype)
 
-    # fast paths: NumPy arrays are mutable, so temporaries are reused in place
-    def exponential(self, rng, shape, dtype, device):
-        u = self.uniform(rng, shape, dtype, device)
-        np.log(u, out=u)
-        return np.negative(u, out=u)
-
-    def exp_(self, x):
-        return np.exp(x, out=x) if _own(x) else np.exp(x)
-
-    def log_(self, x):
-        return np.log(x, out=x) if _own(x) else np.log(x)
-
-    def neg_(self, x):
-        return np.negative(x, out=x) if _own(x) else -x
-
-    def sub_(self, a, b):
-        return np.subtract(a, b, out=a) if _own(a, b) else a - b
-
-    def div_(self, a, b):
-        return np.divide(a, b, out=a) if _own(a, b) else a / b
-
-    def one_hot(self, idx, like, axis, nan=None):
-        out = np.zeros(like.shape, dtype=like.dtype)
-        value = 1
-        if nan is not None and np.isnan(nan).any():  # touch every slice only then
-            out += nan
-            value = nan + 1
-        if axis == out.ndim - 1:  # rows of a fresh C array: one fancy-index write
-            rows = out.reshape(-1, out.shape[-1])
-            rows[np.arange(rows.shape[0]), idx.reshape(-1)] = np.reshape(value, -1)
-        else:
-            np.put_along_axis(out, idx, value, axis=axis)
-        return out
+    def portable_seed(self, rng: Any) -> int | None:
+        """An int seed is ``PortableRNG(seed)``, as on array-api-strict and Dask."""
+        return rng if isinstance(rng, int) else None
 
     def device(self, x):
         return "cpu"  # NumPy's one device, as array_api_compat.device answers
 
-    def version(self) -> str:
-        return np.__version__
+    def info(self) -> dict[str, Any]:
+        return {"version": np.__version__, "devices": ["cpu"]}
 
 
 BACKEND = NumpyBackend()

@@ -7,13 +7,16 @@ To switch to a future ``array_api_compat.tensorflow``, set
 
 Random numbers (all on the open interval (0, 1)):
 
-* ``rng=None``: ``tf.random.get_global_generator()`` (fetched with
-  ``tf.init_scope`` so that a first use inside ``tf.function`` does not create
-  it inside the graph);
+* ``rng=None``: ``tf.random.uniform``, which follows the global seed, so
+  ``tf.random.set_seed`` and ``keras.utils.set_random_seed`` make runs
+  repeat, as they do for TensorFlow's own random ops;
 * an ``int`` seed: ``tf.random.stateless_uniform`` with ``alg="philox"`` and
   the seed split into its two 32-bit halves: the same seed gives the same
   numbers eagerly, inside ``tf.function`` and with ``jit_compile=True``
   (``alg="auto_select"`` would not: XLA picks another algorithm);
+* a stateless seed, as ``tf.random.stateless_uniform(seed=...)`` takes it (a
+  pair of ints or an integer tensor of shape ``[2]``): the same, with that
+  seed;
 * a ``tf.random.Generator``: its ``uniform``; its state advances, also when
   called inside ``tf.function``.
 
@@ -30,12 +33,14 @@ eagerly, or check the output for NaN. ``PortableRNG`` needs a static shape
 
 from __future__ import annotations
 
+import contextlib
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
-from ._base import Backend, check_seed
+from ._base import Backend
 
 _MASK = 0xFFFFFFFF
 
@@ -61,17 +66,70 @@ def _no_autograph() -> None:
 _no_autograph()
 
 
+def _is_stateless_seed(obj: Any) -> bool:
+    if isinstance(obj, (tuple, list)):
+        return len(obj) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in obj)
+    return (isinstance(obj, (tf.Tensor, tf.Variable)) and obj.dtype.is_integer
+            and obj.shape.rank == 1 and obj.shape[0] == 2)
+
+
+def _uniform(rng: Any, shape: Any, dtype: Any, device: Any) -> Any:
+    dtype = tf.as_dtype(dtype)
+    with tf.device(device) if device else contextlib.nullcontext():
+        if isinstance(rng, int):
+            seed = tf.constant([rng & _MASK, rng >> 32], dtype=tf.int64)
+            u = tf.random.stateless_uniform(shape, seed=seed, dtype=dtype, alg="philox")
+        elif rng is None:
+            u = tf.random.uniform(shape, dtype=dtype)
+        elif isinstance(rng, tf.random.Generator):
+            u = rng.uniform(shape, dtype=dtype)
+        else:
+            u = tf.random.stateless_uniform(shape, seed=rng, dtype=dtype, alg="philox")
+    # k * 2**-23 / k * 2**-52 with k >= 0: the zero cell to its midpoint
+    return tf.maximum(u, tf.constant(_EPS[dtype.name] * 0.5, dtype=dtype))
+
+
+_EPS = {"float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def _whole_nan(y: Any, axis: int) -> Any:
+    """tf.nn.softmax's max skips NaN, so a slice with a NaN (or +inf) comes
+    out only partly NaN; its sum is NaN, and adding ``sum - sum`` makes the
+    whole slice NaN, as on every backend."""
+    s = tf.stop_gradient(tf.reduce_sum(y, axis=axis, keepdims=True))
+    return y + (s - s)
+
+
+def _gumbel_softmax(x: Any, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
+    """TensorFlow's fused kernels (``tf.nn.softmax``, ``tf.one_hot``): a graph
+    pays per op, so one kernel beats the generic expressions."""
+    if not (rng is None or isinstance(rng, int) or BACKEND.is_generator(rng)):
+        return None  # a PortableRNG: the generic path
+    fi = np.finfo(x.dtype.as_numpy_dtype)
+    if not isinstance(tau, float) or not float(fi.smallest_normal) <= tau <= float(fi.max):
+        return None
+    u = _uniform(rng, tf.shape(x), x.dtype, BACKEND.device(x))
+    s = x - tf.math.log(-tf.math.log(u))  # x + g
+    if tau != 1.0:  # shifted first, so that no finite input overflows
+        s = (s - tf.stop_gradient(tf.reduce_max(s, axis=axis, keepdims=True))) / tau
+    y = _whole_nan(tf.nn.softmax(s, axis=axis), axis)
+    if not hard:
+        return y
+    y_hard = tf.one_hot(tf.argmax(s, axis=axis), tf.shape(x)[axis], axis=axis, dtype=x.dtype)
+    return y_hard + (y - tf.stop_gradient(y))
+
+
 class TensorflowBackend(Backend):
     name = "tensorflow"
-    module = "tensorflow"
-    has_autograd = True
     generator_name = "tf.random.Generator"
     # tf.Tensor has no uint32 multiply-high; int64 multiplies wrap and keep
     # the exact low 64 bits of a 32 x 32 bit product (also under XLA).
     philox_int = "int64"
+    fast_paths = {"gumbel_softmax": _gumbel_softmax}
 
-    def array_types(self):
-        return (tf.Tensor, tf.Variable)
+    def handles(self, x: Any) -> bool:
+        return isinstance(x, (tf.Tensor, tf.Variable))
 
     @cached_property
     def namespace(self) -> Any:
@@ -79,9 +137,6 @@ class TensorflowBackend(Backend):
         from . import _tf_namespace
 
         return _tf_namespace
-
-    def asarray(self, obj: Any, dtype: Any = None, device: Any = None) -> Any:
-        return self.namespace.asarray(obj, dtype=dtype, device=device)
 
     def shape(self, x: Any) -> tuple:
         """A tuple of ints; an unknown dimension (``tf.function`` with an
@@ -104,117 +159,27 @@ class TensorflowBackend(Backend):
         except (AttributeError, RuntimeError):
             return None
 
-    def default_float(self) -> Any:
-        return tf.float32
-
-    def to_numpy(self, x: Any) -> Any:
-        import numpy as np
-
-        if x.dtype == tf.bfloat16:
-            x = tf.cast(x, tf.float32)
-        return np.asarray(x.numpy())
-
-    # -- random numbers ------------------------------------------------------
     def is_generator(self, obj: Any) -> bool:
-        return isinstance(obj, tf.random.Generator)
-
-    def default_generator(self, device: Any = None) -> tf.random.Generator:
-        with tf.init_scope():
-            return tf.random.get_global_generator()
+        return isinstance(obj, tf.random.Generator) or _is_stateless_seed(obj)
 
     def uniform(self, rng, shape, dtype, device):
-        shape = [d for d in shape]  # ints and/or scalar tensors; auto-packed by TF
-        dtype = tf.as_dtype(dtype)
-        ctx = tf.device(device) if device else _null()
-        with ctx:
-            if isinstance(rng, int):
-                seed = check_seed(rng)
-                key = tf.constant([seed & _MASK, seed >> 32], dtype=tf.int64)
-                u = tf.random.stateless_uniform(shape, seed=key, dtype=dtype, alg="philox")
-            else:
-                if rng is None:
-                    rng = self.default_generator()
-                u = rng.uniform(shape, dtype=dtype)
-        # k * 2**-23 / k * 2**-52 with k >= 0: the zero cell to its midpoint.
-        half_cell = self.namespace.finfo(dtype).eps * 0.5
-        return tf.maximum(u, tf.constant(half_cell, dtype=dtype))
+        return _uniform(rng, list(shape), dtype, device)
 
-    def portable_noise(self, rng, shape, dtype, device, like=None):
-        """PortableRNG noise; its counter is a Python int that advances by the
-        number of elements when the function is traced, so every dimension
-        must be known then."""
-        if not all(isinstance(d, int) for d in shape):
-            raise ValueError(
-                f"gumbelxp.PortableRNG needs a fully known shape, got "
-                f"{tuple(d if isinstance(d, int) else None for d in shape)} inside tf.function: "
-                "its counter cannot advance by an unknown amount. Give the tf.function an "
-                "input_signature with known dimensions, or use an int seed or a "
-                "tf.random.Generator"
-            )
-        return super().portable_noise(rng, shape, dtype, device, like=like)
-
-    # -- fast paths: TensorFlow's fused kernels -----------------------------
-    # A TF graph pays per op, so one fused kernel beats the generic
-    # expressions of the base class (same values, forward and backward).
-    def softmax(self, z, axis):
-        return _whole_nan(tf.nn.softmax(z, axis=axis), axis)
-
-    def softmax_exp_noise(self, x, e_noise, axis):
-        # softmax(x - log E): the kernel shifts by each slice's max itself, so
-        # nothing overflows and -inf gives exactly 0.
-        return _whole_nan(tf.nn.softmax(x - tf.math.log(e_noise), axis=axis), axis)
-
-    def one_hot_argmax(self, scores, like, axis):
-        # TF's own argmax (it skips NaN; the namespace's NaN-aware one costs
-        # several more ops): a NaN slice's row is NaN whatever the index
-        return tf.one_hot(tf.argmax(scores, axis=axis), self.shape(like)[axis], axis=axis,
-                          dtype=like.dtype)
-
-    def one_hot(self, idx, like, axis, nan=None):
-        y = tf.one_hot(tf.squeeze(idx, axis=axis), self.shape(like)[axis], axis=axis,
-                       dtype=like.dtype)
-        return y if nan is None else y - nan
-
-    # -- autograd ------------------------------------------------------------
     def stop_gradient(self, x):
         return tf.stop_gradient(x)
 
-    def vjp(self, f, args, cotangent):
-        args = tuple(tf.convert_to_tensor(a) for a in args)
-        with tf.GradientTape() as tape:
-            for a in args:
-                tape.watch(a)
-            out = f(*args)
-        grads = tape.gradient(out, list(args), output_gradients=cotangent)
-        return out, tuple(grads)
+    def needs_grad(self, *xs):
+        return True  # a GradientTape may watch anything
 
-    # -- execution -----------------------------------------------------------
     def is_concrete(self, x) -> bool:
         """False while tracing (``tf.function`` graph mode)."""
         if not tf.executing_eagerly():
             return False
         return isinstance(x, tf.Variable) or hasattr(x, "numpy")
 
-    # -- information ---------------------------------------------------------
-    def version(self) -> str:
-        return tf.__version__
-
-    def devices(self) -> list[str]:
-        return [d.name for d in tf.config.list_logical_devices()]
-
-
-def _whole_nan(y, axis):
-    """tf.nn.softmax's max skips NaN, so a slice with a NaN (or +inf, or a
-    NaN made from them) comes out only partly NaN; its sum is NaN, and adding
-    ``sum - sum`` makes the whole slice NaN, as on every backend."""
-    s = tf.stop_gradient(tf.reduce_sum(y, axis=axis, keepdims=True))
-    return y + (s - s)
-
-
-def _null():
-    import contextlib
-
-    return contextlib.nullcontext()
+    def info(self) -> dict[str, Any]:
+        return {"version": tf.__version__,
+                "devices": [d.name for d in tf.config.list_logical_devices()]}
 
 
 BACKEND = TensorflowBackend()

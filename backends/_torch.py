@@ -1,4 +1,16 @@
-"""PyTorch adapter: CPU and CUDA tensors, ``torch.Generator`` on the tensor's device."""
+"""PyTorch adapter: CPU and CUDA tensors.
+
+Random numbers are drawn on the tensor's device: ``rng=None`` from that
+device's default generator (so ``torch.manual_seed`` makes runs repeat, and
+DataLoader workers, which PyTorch seeds apart, differ), an int seeds a fresh
+``torch.Generator`` there, a ``torch.Generator`` must be on that device.
+
+Fast paths: ``gumbel_softmax`` and ``gumbel_max`` for a native generator and
+a number ``tau``. Without autograd they work in place on one buffer, as the
+NumPy adapter does; under autograd they use the fused ``torch.softmax``,
+whose backward pass is cheaper than the generic expressions'. The generic
+functions of :mod:`gumbelxp` are their reference.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ._base import Backend, check_seed
+from ._base import Backend
 
 
 def _resolve_device(device: Any) -> torch.device:
@@ -21,109 +33,102 @@ def _resolve_device(device: Any) -> torch.device:
     return device
 
 
+def _needs_grad(*xs: Any) -> bool:
+    return torch.is_grad_enabled() and any(getattr(x, "requires_grad", False) for x in xs)
+
+
+def _native(rng: Any) -> bool:
+    return rng is None or isinstance(rng, (int, torch.Generator))
+
+
+def _uniform(rng: Any, shape: Any, dtype: Any, device: Any) -> torch.Tensor:
+    device = _resolve_device(device)
+    if isinstance(rng, int):
+        rng = torch.Generator(device=device).manual_seed(rng)
+    elif rng is not None and _resolve_device(rng.device) != device:
+        raise ValueError(f"the torch.Generator is on {rng.device} but the tensor is on {device}")
+    # torch.rand draws k * 2**-24 (float32) / k * 2**-53 (float64), k >= 0:
+    # the zero cell moves to its midpoint, so log(0) cannot happen
+    u = torch.rand(tuple(shape), generator=rng, dtype=dtype, device=device)
+    return u.clamp_min_(torch.finfo(dtype).eps * 0.25)
+
+
+def _log_exponential(x: torch.Tensor, rng: Any) -> torch.Tensor:
+    """``log E``, ``E = -log(u)``, so that ``x - log E = x + g``; in place."""
+    return _uniform(rng, x.shape, x.dtype, x.device).log_().neg_().log_()
+
+
+def _gumbel_max(x: torch.Tensor, axis: int, keepdims: bool, rng: Any) -> Any:
+    if not _native(rng):
+        return None
+    return torch.argmin(_log_exponential(x, rng).sub_(x), dim=axis, keepdim=keepdims)
+
+
+def _gumbel_softmax(x: torch.Tensor, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
+    fi = torch.finfo(x.dtype)
+    if not (_native(rng) and isinstance(tau, float) and fi.smallest_normal <= tau <= fi.max):
+        return None
+    if _needs_grad(x):
+        s = x - _log_exponential(x, rng)  # x + g
+        z = (s - s.detach().amax(axis, keepdim=True)) / tau
+        y = torch.softmax(z, axis)
+        if not hard:
+            return y
+        y_hard = torch.zeros_like(y).scatter_(axis, z.detach().argmax(axis, keepdim=True), 1.0)
+        return y_hard + (y - y.detach())
+    r = _log_exponential(x, rng)
+    if hard:  # the Gumbel-max one-hot: argmin(log E - x) is argmax(x + g)
+        r.sub_(x)
+        low, idx = torch.min(r, dim=axis, keepdim=True)
+        nan = low - low  # 0, or NaN on a slice with a NaN, +inf or only -inf logits
+        return nan.expand(x.shape).clone().scatter_(axis, idx, nan + 1.0)
+    s = r.neg_().add_(x)  # x + g
+    s.sub_(s.amax(axis, keepdim=True))
+    if tau != 1.0:
+        s.div_(tau)
+    return torch.softmax(s, axis) if x.numel() < 4096 else _softmax_(s, axis)
+
+
+def _softmax_(s: torch.Tensor, axis: int) -> torch.Tensor:
+    """softmax of shifted scores in place: on long rows (64x50257) faster
+    than ``torch.softmax``, which allocates its output."""
+    s.exp_()
+    return s.div_(s.sum(axis, keepdim=True))
+
+
 class TorchBackend(Backend):
     name = "torch"
-    module = "torch"
-    has_autograd = True
     namespace_module = "array_api_compat.torch"
     generator_name = "torch.Generator"
     # PyTorch has no uint32 add or shift: Philox runs in int64, whose
     # wrapping product still holds the exact low 64 bits of a 32x32 product.
     philox_int = "int64"
+    fast_paths = {"gumbel_softmax": _gumbel_softmax, "gumbel_max": _gumbel_max}
 
-    def array_types(self):
-        return (torch.Tensor,)
+    def handles(self, x: Any) -> bool:
+        return isinstance(x, torch.Tensor)
 
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, torch.Generator)
 
-    def default_generator(self, device=None) -> torch.Generator:
-        device = torch.device(device if device is not None else "cpu")
-        if device.type == "cpu":
-            return torch.default_generator
-        return torch.cuda.default_generators[
-            device.index if device.index is not None else torch.cuda.current_device()
-        ]
-
     def uniform(self, rng, shape, dtype, device):
-        # everything on the tensor's device: an int seeds a generator there,
-        # None is that device's default generator (torch.rand picks it)
-        device = _resolve_device(device)
-        if isinstance(rng, int):
-            rng = torch.Generator(device=device).manual_seed(check_seed(rng) % 2**63)
-        elif rng is not None and _resolve_device(rng.device) != device:
-            raise ValueError(
-                f"the torch.Generator is on {rng.device} but the tensor is on {device}"
-            )
-        # torch.rand draws k * 2**-24 (float32) / k * 2**-53 (float64), k >= 0:
-        # move the zero cell to its midpoint so log(0) cannot happen.
-        u = torch.rand(tuple(shape), generator=rng, dtype=dtype, device=device)
-        return u.clamp_min_(torch.finfo(dtype).eps * 0.25)
+        return _uniform(rng, shape, dtype, device)
 
     def stop_gradient(self, x):
         return x.detach()
 
     def needs_grad(self, *xs):
-        return torch.is_grad_enabled() and any(getattr(x, "requires_grad", False) for x in xs)
-
-    # fast paths: in place unless autograd records the tensors involved
-    def exponential(self, rng, shape, dtype, device):
-        return self.uniform(rng, shape, dtype, device).log_().neg_()
-
-    def exp_(self, x):
-        return torch.exp(x) if self.needs_grad(x) else x.exp_()
-
-    def log_(self, x):
-        return torch.log(x) if self.needs_grad(x) else x.log_()
-
-    def neg_(self, x):
-        return torch.neg(x) if self.needs_grad(x) else x.neg_()
-
-    def sub_(self, a, b):
-        return a - b if self.needs_grad(a, b) else a.sub_(b)
-
-    def div_(self, a, b):
-        return a / b if self.needs_grad(a, b) else a.div_(b)
-
-    def one_hot(self, idx, like, axis, nan=None):
-        if nan is None:
-            return torch.zeros_like(like, requires_grad=False).scatter_(axis, idx, 1.0)
-        return nan.expand(like.shape).clone().scatter_(axis, idx, nan + 1.0)
-
-    def softmax(self, z, axis):
-        return torch.softmax(z, axis)
-
-    def softmax_exp_noise(self, x, e_noise, axis):
-        # the fused softmax: its backward pass is cheaper, and on small arrays
-        # its three dispatches beat the generic six; on long rows (64x50257)
-        # the generic in-place version is faster
-        if self.needs_grad(x) or x.numel() < 4096:
-            return torch.softmax(x - e_noise.log_(), axis)
-        return super().softmax_exp_noise(x, e_noise, axis)
-
-    def vjp(self, f, args, cotangent):
-        args = tuple(a.detach().requires_grad_(True) for a in args)
-        out = f(*args)
-        grads = torch.autograd.grad(out, args, cotangent, allow_unused=True)
-        return out.detach(), tuple(grads)
+        return _needs_grad(*xs)
 
     def device(self, x):
         return x.device  # what array_api_compat.device answers, without its type probes
 
-    def devices(self) -> list[str]:
+    def info(self) -> dict[str, Any]:
         devs = ["cpu"]
         if torch.cuda.is_available():
-            devs += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-        return devs
-
-    def to_numpy(self, x):
-        x = x.detach().cpu()
-        if x.dtype == torch.bfloat16:
-            x = x.float()
-        return x.numpy()
-
-    def version(self) -> str:
-        return torch.__version__
+            devs += [f"cuda:{i} ({torch.cuda.get_device_name(i)})"
+                     for i in range(torch.cuda.device_count())]
+        return {"version": torch.__version__, "devices": devs}
 
 
 BACKEND = TorchBackend()

@@ -1,5 +1,5 @@
 """The conformance suite: every selected backend x dtype x case against the
-NumPy float64 reference of :mod:`gumbelxp._conformance` (the same checks
+NumPy float64 reference of :mod:`gumbelxp.conformance.checks` (the same checks
 ``gumbelxp check`` prints as a table). Narrow it with ``GUMBELXP_BACKENDS``.
 """
 
@@ -7,9 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
-from gumbelxp import _conformance as C
-from gumbelxp.testing import selected_backends
+from gumbelxp.conformance import checks as C
+from gumbelxp.conformance.support import selected_backends
 
 BACKENDS = selected_backends()
 BACKEND_DTYPES = [(b, dt) for b in BACKENDS for dt in C.dtypes_of(b)]

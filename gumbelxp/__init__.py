@@ -1,6 +1,6 @@
-"""gumbelxp: Gumbel sampling and Gumbel-Softmax, written once on the Python
-array API standard, for NumPy, PyTorch, TensorFlow, JAX, CuPy, Dask and
-array-api-strict arrays.
+"""gumbelxp: Gumbel sampling, Gumbel-Softmax and the relaxations and gradient
+estimators built on them, written once on the Python array API standard, for
+NumPy, PyTorch, TensorFlow, JAX, CuPy, Dask and array-api-strict arrays.
 
 >>> import numpy as np, gumbelxp as gx
 >>> y = gx.gumbel_softmax(np.array([1.0, 2.0, 3.0, 4.0]), tau=0.5, rng=0)
@@ -11,17 +11,11 @@ Importing gumbelxp imports no framework: the backend for an array is found
 from its type and loaded on first use.
 """
 
-from ._api import (
-    gumbel,
-    gumbel_max,
-    gumbel_softmax,
-    gumbel_topk,
-    relaxed_log_prob,
-    straight_through,
-)
+from ._densities import relaxed_log_prob
 from ._philox import PortableRNG
+from ._sampling import gumbel, gumbel_max, gumbel_softmax, gumbel_topk, straight_through
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "PortableRNG",

@@ -7,7 +7,6 @@ asks for them.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
@@ -21,7 +20,7 @@ SEED_LOGITS = [1.0, 2.0, 3.0, 4.0]
 
 def _backend_list(arg: str | None) -> list[str]:
     if not arg:
-        from .testing import unavailable_reason
+        from .conformance.support import unavailable_reason
 
         return [n for n in installed_backends() if unavailable_reason(n) is None]
     names = [n.strip() for n in arg.split(",") if n.strip()]
@@ -31,44 +30,18 @@ def _backend_list(arg: str | None) -> list[str]:
     return names
 
 
-def chi2_sf(x: float, df: int) -> float:
-    """Survival function of the chi-square distribution, integer ``df``
-    (closed forms; no SciPy needed)."""
-    if x <= 0:
-        return 1.0
-    if df % 2 == 0:
-        term, total = 1.0, 1.0
-        for i in range(1, df // 2):
-            term *= (x / 2) / i
-            total += term
-        return math.exp(-x / 2) * total
-    total = math.erfc(math.sqrt(x / 2))
-    if df > 1:
-        term = math.sqrt(2 * x / math.pi) * math.exp(-x / 2)
-        acc = term
-        for i in range(1, (df - 1) // 2):
-            term *= x / (2 * i + 1)
-            acc += term
-        total += acc
-    return total
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     print(f"gumbelxp {__version__}  (python {sys.version.split()[0]}, numpy {np.__version__})")
     print(f"{'backend':<18}{'status':<12}{'version':<16}devices")
     for name in BACKEND_NAMES:
-        from .testing import unavailable_reason
+        from .conformance.support import unavailable_reason
 
         why = unavailable_reason(name)
         if why is not None:
             print(f"{name:<18}{'-':<12}{'':<16}{why}")
             continue
-        be = get_backend(name)
-        try:
-            devs = ", ".join(be.devices())
-        except Exception as e:  # pragma: no cover - reported, not fatal
-            devs = f"(could not list devices: {e})"
-        print(f"{name:<18}{'available':<12}{be.version():<16}{devs}")
+        info = get_backend(name).info()
+        print(f"{name:<18}{'available':<12}{info['version']:<16}{', '.join(info['devices'])}")
     return 0
 
 
@@ -77,7 +50,8 @@ def demo_backend(name: str, draws: int, seed: int) -> dict[str, Any]:
     a chi-square p-value, and Gumbel-Softmax samples at three temperatures."""
     import gumbelxp as gx
 
-    from .testing import from_numpy, to_numpy
+    from .conformance.checks import chi2_sf as _chi2_sf
+    from .conformance.support import from_numpy, to_numpy
 
     be = get_backend(name)
     xp = be.namespace
@@ -91,7 +65,7 @@ def demo_backend(name: str, draws: int, seed: int) -> dict[str, Any]:
     chi2 = float(((counts - expected) ** 2 / expected).sum())
     soft = {tau: to_numpy(gx.gumbel_softmax(logits, tau=tau, rng=seed + 1))
             for tau in (0.1, 1.0, 10.0)}
-    return {"p": p, "freq": counts / draws, "chi2": chi2, "pvalue": chi2_sf(chi2, 3),
+    return {"p": p, "freq": counts / draws, "chi2": chi2, "pvalue": _chi2_sf(chi2, 3),
             "soft": soft}
 
 
@@ -118,13 +92,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ._conformance import main as check_main
+    from .conformance.checks import main as check_main
 
     return check_main(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ._bench import main as bench_main
+    from .conformance.bench.speed import main as bench_main
 
     return bench_main(args)
 
@@ -147,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("bench", help="benchmarks against each framework's native code")
     p.add_argument("--backends", help="comma-separated backend names (default: all installed)")
-    from ._bench import add_arguments as bench_arguments
+    from .conformance.bench.speed import add_arguments as bench_arguments
 
     bench_arguments(p)
     p.set_defaults(func=cmd_bench)

@@ -25,7 +25,10 @@ where the 32x32 -> 64 bit product is assembled from 16-bit limbs.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
+
+from .backends import resolve
 
 _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # Weyl key increments
@@ -137,13 +140,10 @@ class PortableRNG:
     """
 
     def __init__(self, seed: int, counter: int = 0) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"PortableRNG seed must be an int, got {type(seed).__name__}")
-        if not 0 <= seed < 2**64:
-            raise ValueError(f"PortableRNG seed must be in [0, 2**64), got {seed}")
-        if not 0 <= counter < 2**62:
+        self.seed = check_seed(seed, "PortableRNG seed")
+        counter = check_seed(counter, "counter")
+        if counter >= 2**62:
             raise ValueError(f"counter must be in [0, 2**62), got {counter}")
-        self.seed = seed
         self.counter = counter
 
     @property
@@ -172,89 +172,134 @@ class PortableRNG:
         self.counter += n
         return start
 
-    @staticmethod
-    def words(xp: Any, int_dtype: Any, device: Any, key: tuple[int, int],
-              start: int, n: int) -> Any:
-        """Words ``start .. start + n - 1`` of the stream of ``key``, as a
-        1-D array of ``int_dtype`` (values < 2**32) on ``device``."""
-        first, last = start // 4, (start + n - 1) // 4 if n else start // 4
-        # Small draws compute at least _MIN_BLOCKS blocks (then slice): one
-        # array shape for all of them, so frameworks that compile per shape
-        # (eager JAX) compile Philox once, not once per draw size.
-        nb = max(last - first + 1, _MIN_BLOCKS)
-        j = xp.arange(nb, dtype=int_dtype, device=device)
-        if xp.iinfo(int_dtype).bits >= 64:
-            blocks = j + first
-        else:
-            base_lo = _const(xp, first & _MASK, j)
-            lo = j + base_lo  # wraps mod 2**32
-            carry = xp.astype(lo < base_lo, int_dtype)
-            blocks = (lo, carry + _const(xp, (first >> 32) & _MASK, j))
-        w = xp.stack(_block_words(xp, key, blocks), axis=-1)
-        off = start - 4 * first
-        return xp.reshape(w, (-1,))[off:off + n]
-
-    @staticmethod
-    def words_at(xp: Any, key: tuple[int, int], index: Any) -> Any:
-        """Words at arbitrary stream positions ``index`` (an integer array of
-        a 64-bit dtype), same shape: for computing any piece of a draw on its
-        own, e.g. one Dask chunk."""
-        w = _block_words(xp, key, _shr(xp, index, 2))
-        lane = index & 3
-        out = w[3]
-        for i in (2, 1, 0):
-            out = xp.where(lane == i, w[i], out)
-        return out
-
     def random_bits(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
                     device: Any = None) -> Any:
         """Raw 32-bit words of ``shape`` (held in the backend's Philox integer
         dtype), advancing the counter by their number."""
-        from ._api import _resolve_namespace
-
-        be, xp_, device = _resolve_namespace(like, xp, device)
+        be, device, _ = resolve(like, xp, device)
+        ns = be.namespace
         n = math.prod(shape)
-        w = self.words(xp_, be.philox_int_dtype(), device, self.key, self._take(n), n)
-        return xp_.reshape(w, tuple(shape))
+        w = words(ns, getattr(ns, be.philox_int), device, self.key, self._take(n), n)
+        return ns.reshape(w, tuple(shape))
 
     def uniform(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
                 dtype: Any = None, device: Any = None) -> Any:
-        """Uniform variates on the open interval (0, 1).
+        """Uniform variates on the open interval (0, 1), of ``shape``.
 
-        float32 from one word: ``((w >> 9) + 0.5) * 2**-23``; float64 from two:
-        ``((w0 >> 6) * 2**26 + (w1 >> 6) + 0.5) * 2**-52``. Both are exact, so
-        every backend returns the same bits.
+        float32 from one word ``w``: ``((w >> 9) + 0.5) * 2**-23``; float64
+        from two: ``((w0 >> 6) * 2**26 + (w1 >> 6) + 0.5) * 2**-52``. Both are
+        exact, so every backend returns the same bits. Namespace, dtype and
+        device as for :func:`gumbelxp.gumbel`.
         """
-        from ._api import _resolve_dtype, _resolve_namespace
+        return self._draw("uniform", shape, like, xp, dtype, device)
 
-        be, xp_, device = _resolve_namespace(like, xp, device)
-        dtype = _resolve_dtype(be, xp_, like, dtype)
-        n = math.prod(shape)
-        idt = be.philox_int_dtype()
-        bits = xp_.finfo(dtype).bits
-        if bits <= 32:
-            w = self.words(xp_, idt, device, self.key, self._take(n), n)
-            u = (xp_.astype(_shr(xp_, w, 9), xp_.float32) + 0.5) * 2.0**-23
-            if bits < 32:  # half precision: round, then keep the interval open
-                eps = xp_.finfo(dtype).eps
-                u = xp_.clip(u, eps * 2.0**-11, 1.0 - eps / 2)
-                u = xp_.astype(u, dtype)
-        else:
-            w = xp_.reshape(self.words(xp_, idt, device, self.key, self._take(2 * n), 2 * n),
-                            (n, 2))
-            hi = xp_.astype(_shr(xp_, w[:, 0], 6), dtype)
-            lo = xp_.astype(_shr(xp_, w[:, 1], 6), dtype)
-            u = (hi * 2.0**26 + (lo + 0.5)) * 2.0**-52
-        return xp_.reshape(u, tuple(shape))
+    def gumbel(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
+               dtype: Any = None, device: Any = None) -> Any:
+        """Standard Gumbel noise of ``shape`` (see :func:`gumbel_from_words`),
+        the noise every gumbelxp function draws from this generator."""
+        return self._draw("gumbel", shape, like, xp, dtype, device)
 
-    def gumbel_noise(self, xp: Any, int_dtype: Any, shape: tuple[int, ...], dtype: Any,
-                     device: Any) -> Any:
-        """Standard Gumbel noise of ``shape`` and float ``dtype``; see
-        :func:`gumbel_from_words`."""
-        n = math.prod(shape)
-        per = 1 if xp.finfo(dtype).bits <= 32 else 2
-        w = self.words(xp, int_dtype, device, self.key, self._take(per * n), per * n)
-        return xp.reshape(gumbel_from_words(xp, xp.reshape(w, (n, per)), dtype), tuple(shape))
+    def _draw(self, kind: str, shape: tuple[int, ...], like: Any, xp: Any, dtype: Any,
+              device: Any) -> Any:
+        be, device, dtype = resolve(like, xp, device, dtype)
+        ns = be.namespace
+        wdt = ns.float32 if ns.finfo(dtype).bits < 32 else dtype
+        out = self.draw_on(be, kind, tuple(shape), wdt, device, like)
+        if wdt == dtype:
+            return out
+        if kind == "uniform":  # half precision: round, then keep the interval open
+            eps = float(ns.finfo(dtype).eps)
+            out = ns.clip(out, eps * 2.0**-11, 1.0 - eps / 2)
+        return ns.astype(out, dtype)
+
+    def draw_on(self, be: Any, kind: str, shape: tuple[Any, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
+        """``kind`` (``"uniform"`` or ``"gumbel"``) values of ``shape`` in
+        float32 or float64 on backend ``be``, advancing the counter."""
+        for d in shape:
+            if not isinstance(d, int):
+                raise ValueError(
+                    "gumbelxp.PortableRNG needs every dimension known (its counter cannot "
+                    "advance by an unknown amount); inside tf.function give an "
+                    "input_signature with known dimensions, or use an int seed or a "
+                    "native generator")
+        n = words_per_value(be.namespace, dtype) * math.prod(shape)
+        return be.portable_draw(self.key, self._take(n), kind, shape, dtype, device, like)
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """``seed`` as a Python int in ``[0, 2**64)``: any integer (NumPy's
+    included), else TypeError; out of range, ValueError."""
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise TypeError(f"{what} must be an int, got {type(seed).__name__}")
+    seed = operator.index(seed)
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"{what} must be an integer in [0, 2**64), got {seed}")
+    return seed
+
+
+def words_per_value(xp: Any, dtype: Any) -> int:
+    """Stream words per value: one for float32 (and below), two for float64."""
+    return 1 if xp.finfo(dtype).bits <= 32 else 2
+
+
+def words(xp: Any, int_dtype: Any, device: Any, key: tuple[int, int],
+          start: int, n: int) -> Any:
+    """Words ``start .. start + n - 1`` of the stream of ``key``, as a
+    1-D array of ``int_dtype`` (values < 2**32) on ``device``."""
+    first, last = start // 4, (start + n - 1) // 4 if n else start // 4
+    # Small draws compute at least _MIN_BLOCKS blocks (then slice): one
+    # array shape for all of them, so frameworks that compile per shape
+    # (eager JAX) compile Philox once, not once per draw size.
+    nb = max(last - first + 1, _MIN_BLOCKS)
+    j = xp.arange(nb, dtype=int_dtype, device=device)
+    if xp.iinfo(int_dtype).bits >= 64:
+        blocks = j + first
+    else:
+        base_lo = _const(xp, first & _MASK, j)
+        lo = j + base_lo  # wraps mod 2**32
+        carry = xp.astype(lo < base_lo, int_dtype)
+        blocks = (lo, carry + _const(xp, (first >> 32) & _MASK, j))
+    w = xp.stack(_block_words(xp, key, blocks), axis=-1)
+    off = start - 4 * first
+    return xp.reshape(w, (-1,))[off:off + n]
+
+
+def words_at(xp: Any, key: tuple[int, int], index: Any) -> Any:
+    """Words at arbitrary stream positions ``index`` (an integer array of
+    a 64-bit dtype), same shape: for computing any piece of a draw on its
+    own, e.g. one Dask chunk."""
+    w = _block_words(xp, key, _shr(xp, index, 2))
+    lane = index & 3
+    out = w[3]
+    for i in (2, 1, 0):
+        out = xp.where(lane == i, w[i], out)
+    return out
+
+
+def uniform_from_words(xp: Any, w: Any, dtype: Any) -> Any:
+    """Open-interval uniforms from words ``w`` of shape ``(..., 1)`` (float32)
+    or ``(..., 2)`` (float64); returns shape ``(...)``: float32
+    ``((w >> 9) + 0.5) * 2**-23``, float64
+    ``((w0 >> 6) * 2**26 + (w1 >> 6) + 0.5) * 2**-52``, both exact."""
+    if w.shape[-1] == 1:
+        return (xp.astype(_shr(xp, w[..., 0], 9), dtype) + 0.5) * 2.0**-23
+    hi = xp.astype(_shr(xp, w[..., 0], 6), dtype)
+    lo = xp.astype(_shr(xp, w[..., 1], 6), dtype)
+    return (hi * 2.0**26 + (lo + 0.5)) * 2.0**-52
+
+
+def draw(xp: Any, int_dtype: Any, key: tuple[int, int], start: int, kind: str,
+         shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
+    """``kind`` (``"uniform"`` or ``"gumbel"``) values of ``shape`` and float
+    ``dtype`` (float32 or float64) from the stream of ``key``, element ``i``
+    (C order) taking words ``start + per * i + j``, ``j < per`` (``per`` from
+    :func:`words_per_value`)."""
+    n = math.prod(shape)
+    per = words_per_value(xp, dtype)
+    w = xp.reshape(words(xp, int_dtype, device, key, start, per * n), (n, per))
+    f = gumbel_from_words if kind == "gumbel" else uniform_from_words
+    return xp.reshape(f(xp, w, dtype), tuple(shape))
 
 
 def gumbel_from_words(xp: Any, w: Any, dtype: Any) -> Any:
@@ -277,3 +322,7 @@ def gumbel_from_words(xp: Any, w: Any, dtype: Any) -> Any:
         x = r * 2.0**-32 + (xp.astype(w[..., 1], dtype) + 0.5) * 2.0**-64
     e = xp.where(b, -xp.log1p(-x), -xp.log(x))
     return -xp.log(e)
+
+
+PortableRNG.words = staticmethod(words)  # type: ignore[attr-defined]
+PortableRNG.words_at = staticmethod(words_at)  # type: ignore[attr-defined]

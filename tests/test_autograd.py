@@ -4,10 +4,10 @@ and gumbel_softmax under torch.compile, jax.jit, jax.vmap and tf.function."""
 
 import numpy as np
 import pytest
+from gumbelxp.backends import get_backend
+from gumbelxp.conformance.support import Target, from_numpy, selected_backends, to_numpy
 
 import gumbelxp as gx
-from gumbelxp.backends import get_backend
-from gumbelxp.testing import from_numpy, selected_backends, to_numpy
 
 SHAPE = (3, 5)
 
@@ -18,17 +18,17 @@ def need(name):
     return get_backend(name)
 
 
-AUTOGRAD = [n for n in selected_backends() if get_backend(n).has_autograd]
+AUTOGRAD = [n for n in selected_backends() if Target(n).has("autograd")]
 
 
 @pytest.fixture(params=AUTOGRAD)
 def backend(request):
     """This module's ``backend``: the selected backends that have autograd."""
-    return get_backend(request.param)
+    return Target(request.param)
 
 
 def autograd(backend):
-    assert backend.has_autograd
+    assert backend.has("autograd")
     return backend
 
 

@@ -2,8 +2,8 @@
 
 import math
 
-from gumbelxp._bench import MODES, format_table, run
-from gumbelxp.testing import selected_backends
+from gumbelxp.conformance.bench.speed import MODES, format_table, run
+from gumbelxp.conformance.support import selected_backends
 
 KEYS = {"backend", "variant", "dtype", "shape", "mode", "reference", "gumbelxp_us",
         "reference_us", "ratio", "overhead_us", "goal", "met", "gumbelxp_mem_x",

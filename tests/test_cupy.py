@@ -9,7 +9,7 @@ Two kinds of tests:
   ``__host__ __device__``) is compared with :class:`gumbelxp.PortableRNG`
   and the generic path on NumPy.
 * GPU tests, skipped with the reason from
-  ``gumbelxp.testing.unavailable_reason("cupy")`` where CuPy cannot run:
+  ``gumbelxp.conformance.support.unavailable_reason("cupy")`` where CuPy cannot run:
   the fused kernels against the generic path (the reference) and NumPy.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gumbelxp.conformance.support import unavailable_reason
 
 import gumbelxp as gx
 from gumbelxp._philox import PortableRNG, gumbel_from_words, philox4x32
-from gumbelxp.testing import unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -383,7 +383,7 @@ def test_adapter_imports_without_a_gpu():
 
 
 def test_bench_gpu_is_importable():
-    from gumbelxp import _bench_gpu
+    from gumbelxp.conformance.bench import gpu as _bench_gpu
 
     assert callable(_bench_gpu.main)
     assert _bench_gpu.SIZES == [(4096, 1024), (16384, 4096), (64, 50257)]

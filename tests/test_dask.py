@@ -9,8 +9,7 @@ import os
 
 import numpy as np
 import pytest
-
-from gumbelxp.testing import ENV_VAR, selected_backends
+from gumbelxp.conformance.support import ENV_VAR, selected_backends
 
 da = pytest.importorskip("dask.array", reason="dask is not installed")
 if "dask" not in selected_backends():
@@ -18,11 +17,11 @@ if "dask" not in selected_backends():
 
 import dask  # noqa: E402
 from dask.callbacks import Callback  # noqa: E402
+from gumbelxp.backends import get_backend  # noqa: E402
+from gumbelxp.backends._dask import chunk_words  # noqa: E402
 
 import gumbelxp as gx  # noqa: E402
 from gumbelxp._philox import PortableRNG  # noqa: E402
-from gumbelxp.backends import get_backend  # noqa: E402
-from gumbelxp.backends._dask import chunk_words  # noqa: E402
 
 DASK = get_backend("dask")
 SHAPE = (6, 10)
@@ -148,10 +147,10 @@ def test_uniform_is_portable_rng_uniform_in_any_chunking():
         expected = PortableRNG(4).uniform((9, 5), dtype=dtype)
         for chunks in [(9, 5), (2, 2), (4, 5)]:
             like = da.zeros((9, 5), chunks=chunks)
-            u = DASK.uniform(PortableRNG(4), (9, 5), dtype, None, like=like)
+            u = PortableRNG(4).uniform((9, 5), dtype=dtype, like=like)
             assert u.chunks == like.chunks
             np.testing.assert_array_equal(u.compute(), expected)
-        u = DASK.uniform(4, (9, 5), dtype, None).compute()
+        u = PortableRNG(4).uniform((9, 5), dtype=dtype, xp="dask").compute()
         np.testing.assert_array_equal(u, expected)
         assert ((u > 0) & (u < 1)).all()
 
@@ -303,7 +302,7 @@ def test_a_worker_killed_mid_computation_does_not_change_the_result(client):
 
 
 def test_bench_dask_on_the_cluster(client):
-    from gumbelxp._bench_dask import bench_dask, format_record
+    from gumbelxp.conformance.bench.dask import bench_dask, format_record
 
     rec = bench_dask(200_000, chunk=50_000, numpy_draws=20_000, client=client, progress=False)
     assert rec["tasks"] == 4 and rec["workers"] == 2

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from gumbelxp.conformance.support import float_dtypes, from_numpy, to_numpy
 from scipy import integrate, special, stats
 
 import gumbelxp as gx
-from gumbelxp.testing import float_dtypes, from_numpy, to_numpy
 
 P_MIN = 1e-4
 N = 200_000

@@ -2,7 +2,7 @@
 
 ``gumbelxp bench`` on the command line; :func:`run` for scripts::
 
-    from gumbelxp._bench import run
+    from gumbelxp.conformance.bench.speed import run
     records = run(backends=["torch"], shapes=[(256, 1000)], repeats=5)
 
 For every installed backend, shape, dtype and mode, gumbelxp and the
@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .backends import installed_backends
+from gumbelxp.backends import installed_backends
 
 SHAPES: tuple[tuple[int, int], ...] = ((8, 16), (256, 1000), (4096, 1024), (64, 50257))
 MODES: tuple[str, ...] = ("soft", "hard", "hard_fwd_bwd")
@@ -181,9 +181,9 @@ def _jax_cases(shape, modes):
 
 def _tensorflow_cases(shape, modes):
     import tensorflow as tf
+    from gumbelxp.backends import get_backend
 
     import gumbelxp as gx
-    from gumbelxp.backends import get_backend
 
     get_backend("tensorflow")  # fails early, with the reason, if TensorFlow cannot run
     x = tf.random.stateless_normal(shape, seed=(0, 0), dtype=tf.float32)
@@ -328,7 +328,7 @@ def _progress(done: int, total: int, what: str) -> None:
 
 
 def _available(names: list[str] | None) -> list[str]:
-    from .testing import unavailable_reason
+    from ..support import unavailable_reason
 
     names = list(BENCH_BACKENDS) if names is None else names
     return [n for n in names if n in _CASES and unavailable_reason(n) is None]
@@ -472,7 +472,7 @@ def main(args: argparse.Namespace) -> int:
     dask_rec = None
     draws = int(getattr(args, "dask_draws", 0) or 0)
     if draws and "dask" in (backends or installed_backends()):
-        from ._bench_dask import bench_dask, format_record
+        from .dask import bench_dask, format_record
 
         dask_rec = bench_dask(draws, progress=not getattr(args, "json", False))
     modes = getattr(args, "modes", None)

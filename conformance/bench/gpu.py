@@ -1,4 +1,4 @@
-"""GPU benchmark of the fused CuPy Gumbel-Softmax (``python -m gumbelxp._bench_gpu``).
+"""GPU benchmark of the fused CuPy Gumbel-Softmax (``python -m gumbelxp.conformance.bench.gpu``).
 
 For each size (float32 logits) it reports the fused kernel's time, its
 achieved bandwidth counting 8 bytes per element (one float32 read, one
@@ -91,9 +91,9 @@ def time_torch(f: Callable[[], Any], warmup: int = 3, repeat: int = 20) -> float
 def bench_size(rows: int, n: int, repeat: int = 20, hard: bool = False) -> dict[str, Any]:
     """One size: the fused and generic CuPy times and PyTorch's, in seconds."""
     import cupy
+    from gumbelxp.backends import get_backend
 
     import gumbelxp as gx
-    from gumbelxp.backends import get_backend
 
     be = get_backend("cupy")
     x = cupy.random.standard_normal((rows, n), dtype=cupy.float32)
@@ -122,7 +122,7 @@ def bench_size(rows: int, n: int, repeat: int = 20, hard: bool = False) -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gumbelxp._bench_gpu", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m gumbelxp.conformance.bench.gpu", description=__doc__)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--hard", action="store_true", help="hard=True (one-hot output)")
     p.add_argument("--sizes", default=",".join(f"{b}x{n}" for b, n in SIZES),

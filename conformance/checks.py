@@ -34,7 +34,7 @@ What is compared, for each selected backend and each floating dtype it has:
 The reference never calls gumbelxp, except that its Gumbel noise starts from
 PortableRNG's words, which come from the pure-Python Philox here (checked
 against the known-answer vectors). Values are compared with the tolerance of
-the dtype in :data:`gumbelxp.testing.TOLERANCES`: ``|a - r| <= atol + rtol *
+the dtype in :data:`gumbelxp.conformance.support.TOLERANCES`: ``|a - r| <= atol + rtol *
 |r|``, NaN where and only where the reference is NaN. The error reported is
 ``max |a - r| / max(|r|, atol / rtol)``, a relative error floored near zero,
 to read against ``rtol``.
@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from .testing import TOLERANCES, float_dtypes, from_numpy, to_numpy
+from .support import TOLERANCES, Target, float_dtypes, from_numpy, to_numpy
 
 SEED = 20240607
 CHECKS = ("bits", "uniform", "noise", "fwd_seed", "fwd_noise", "grad", "max", "topk",
@@ -337,9 +337,7 @@ def _run(check: str, backend: str, dtype: str, case: str, fn: Callable[[], tuple
 
 
 def _backend(name: str) -> Any:
-    from .backends import get_backend
-
-    return get_backend(name)
+    return Target(name)
 
 
 def dtypes_of(backend: str) -> list[str]:
@@ -370,11 +368,11 @@ EXTREME_WORDS_64 = ((0, 0), (0, _MASK), (0x7FFFFFFF, _MASK), (0x80000000, 0),
 
 def check_bits(backend: str) -> Result:
     """Known-answer vectors and stream words: exact."""
-    from ._philox import PortableRNG, philox4x32
+    from gumbelxp._philox import PortableRNG, philox4x32
 
     def fn() -> tuple[float, str]:
         be = _backend(backend)
-        xp, idt = be.namespace, be.philox_int_dtype()
+        xp, idt = be.namespace, getattr(be.namespace, be.philox_int)
         bad = 0
         for ctr, key, expected in KAT:
             if philox_ref(ctr, key) != expected:
@@ -399,7 +397,7 @@ def check_bits(backend: str) -> Result:
 
 
 def check_uniform(backend: str, dtype: str) -> Result:
-    from ._philox import PortableRNG
+    from gumbelxp._philox import PortableRNG
 
     def fn() -> tuple[float, str]:
         shape, seed, counter = (3, 7), SEED + 1, 5
@@ -418,8 +416,7 @@ def check_uniform(backend: str, dtype: str) -> Result:
 def check_noise(backend: str, dtype: str) -> Result:
     """PortableRNG noise (as gx.gumbel draws it) and the transform's extremes."""
     import gumbelxp as gx
-
-    from ._philox import PortableRNG, gumbel_from_words
+    from gumbelxp._philox import PortableRNG, gumbel_from_words
 
     def fn() -> tuple[float, str]:
         be = _backend(backend)
@@ -430,7 +427,7 @@ def check_noise(backend: str, dtype: str) -> Result:
         work = "float64" if dtype == "float64" else "float32"
         words = np.asarray(EXTREME_WORDS_64 if work == "float64"
                            else [(w,) for w in EXTREME_WORDS_32], dtype=np.uint64)
-        w = xp.astype(from_numpy(be, words.astype(np.int64)), be.philox_int_dtype())
+        w = xp.astype(from_numpy(be, words.astype(np.int64)), getattr(be.namespace, be.philox_int))
         ge = _back(gumbel_from_words(xp, w, getattr(xp, work)))
         err = max(err, compare(ge, noise_from_words_ref(words), work))
         return err, f"range [{ge.min():.4f}, {ge.max():.4f}]"
@@ -454,8 +451,7 @@ def _case_arrays(be: Any, case: Case, dtype: str) -> tuple[dict, dict]:
 def check_case(backend: str, dtype: str, case: Case) -> list[Result]:
     """fwd_seed, fwd_noise, grad (autograd backends), max and topk for one case."""
     import gumbelxp as gx
-
-    from ._philox import PortableRNG
+    from gumbelxp._philox import PortableRNG
 
     be = _backend(backend)
     axis = case.axis % len(case.shape)
@@ -520,7 +516,7 @@ def check_case(backend: str, dtype: str, case: Case) -> list[Result]:
 
     out.append(_run("fwd_seed", backend, dtype, case.name, fwd_seed))
     out.append(_run("fwd_noise", backend, dtype, case.name, fwd_noise))
-    if be.has_autograd:
+    if be.has("autograd"):
         out.append(_run("grad", backend, dtype, case.name, grad))
     out.append(_run("max", backend, dtype, case.name, indices("max"), "count"))
     out.append(_run("topk", backend, dtype, case.name, indices("topk"), "count"))
@@ -603,8 +599,29 @@ LAW_DRAWS = 100_000
 LAW_LOGITS = (1.0, 2.0, -math.inf, 3.0, 4.0)
 
 
+def chi2_sf(x: float, df: int) -> float:
+    """Survival function of the chi-square distribution, integer ``df``
+    (closed forms; no SciPy needed)."""
+    if x <= 0:
+        return 1.0
+    if df % 2 == 0:
+        term, total = 1.0, 1.0
+        for i in range(1, df // 2):
+            term *= (x / 2) / i
+            total += term
+        return math.exp(-x / 2) * total
+    total = math.erfc(math.sqrt(x / 2))
+    if df > 1:
+        term = math.sqrt(2 * x / math.pi) * math.exp(-x / 2)
+        acc = term
+        for i in range(1, (df - 1) // 2):
+            term *= x / (2 * i + 1)
+            acc += term
+        total += acc
+    return total
+
+
 def _chi2_p(counts: np.ndarray, expected: np.ndarray) -> float:
-    from ._cli import chi2_sf
 
     keep = expected > 0
     if (counts[~keep] > 0).any():
@@ -654,13 +671,12 @@ def check_law(backend: str, dtype: str) -> Result:
     """The native generator (``seeded_generator``) and PortableRNG follow the Gumbel law;
     Gumbel-max frequencies follow softmax and never pick a -inf logit."""
     import gumbelxp as gx
-
-    from ._philox import PortableRNG
+    from gumbelxp._philox import PortableRNG
 
     def fn() -> tuple[float, str]:
         be = _backend(backend)
         ps: dict[str, float] = {}
-        for src, rng in (("native", be.seeded_generator(SEED)), ("portable", PortableRNG(SEED))):
+        for src, rng in (("native", be.native_generator(SEED)), ("portable", PortableRNG(SEED))):
             g = _back(gx.gumbel((LAW_DRAWS,), xp=backend, dtype=dtype, rng=rng))
             if not np.isfinite(g).all():
                 raise Mismatch(f"{src} noise is not finite")
@@ -668,7 +684,7 @@ def check_law(backend: str, dtype: str) -> Result:
         logits = np.asarray(LAW_LOGITS)
         draws = LAW_DRAWS // 5
         batch = _as(be, np.tile(logits, (draws, 1)), dtype)
-        idx = _back(gx.gumbel_max(batch, rng=be.seeded_generator(SEED + 1))).astype(np.int64)
+        idx = _back(gx.gumbel_max(batch, rng=be.native_generator(SEED + 1))).astype(np.int64)
         p = np.exp(logits - logits.max())
         p /= p.sum()
         ps["native max"] = _chi2_p(np.bincount(idx, minlength=logits.size), draws * p)
@@ -738,14 +754,14 @@ class Table:
 def main(args: argparse.Namespace | None = None) -> int:
     """``gumbelxp check``: run every check on the installed (or named)
     backends, print the matrix, return 1 if anything failed."""
-    from .testing import unavailable_reason
+    from .support import unavailable_reason
 
     names = getattr(args, "backends", None)
     verbose = getattr(args, "verbose", False)
     if names:
         backends = [n.strip() for n in names.split(",") if n.strip()]
     else:
-        from .testing import selected_backends
+        from .support import runnable_backends as selected_backends
 
         backends = selected_backends()
     t0 = time.perf_counter()

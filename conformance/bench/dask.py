@@ -1,8 +1,8 @@
 """Benchmark: Gumbel-max sampling beyond one process, on a Dask cluster.
 
-``python -m gumbelxp._bench_dask [--draws 1e9]``, or from Python::
+``python -m gumbelxp.conformance.bench.dask [--draws 1e9]``, or from Python::
 
-    from gumbelxp._bench_dask import bench_dask, format_record
+    from gumbelxp.conformance.bench.dask import bench_dask, format_record
     print(format_record(bench_dask(n_draws=10**8)))
 
 ``n_draws`` categorical samples over the ``k`` categories of the seed example
@@ -211,7 +211,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m gumbelxp._bench_dask", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m gumbelxp.conformance.bench.dask", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     raise SystemExit(main(parser.parse_args()))

@@ -1,0 +1,445 @@
+"""Gumbel noise, Gumbel-max, Gumbel-top-k and Gumbel-Softmax, each written
+once against the array API.
+
+Each public function checks its arguments, offers the call to the backend's
+whole-call fast path where it has one (:func:`gumbelxp.backends.fast_path`),
+and otherwise runs the generic version below, which reads like its formula
+and is the reference every fast path is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from ._checks import (
+    Input,
+    axis_arg,
+    check_input,
+    check_rng,
+    finite_number,
+    is_number,
+    positive_number,
+    same_backend,
+    tau_arg,
+    validate_logits,
+    validate_tau,
+    work_dtype,
+)
+from ._random import draw, gumbel_noise
+from ._types import RNG, Array, ArrayT
+from .backends import fast_path, resolve
+
+__all__ = ["gumbel", "gumbel_softmax", "gumbel_max", "gumbel_topk", "straight_through"]
+
+
+# ---------------------------------------------------------------------------
+# building blocks, shared with the relaxations and estimators
+# ---------------------------------------------------------------------------
+def shifted(inp: Input, s: Any) -> Any:
+    """``s - max(s)`` along the axis: <= 0, so nothing can overflow; the shift
+    carries no gradient (softmax does not depend on it). NaN exactly on the
+    slices that hold a NaN or +inf, or only -inf."""
+    xp = inp.xp
+    return s - inp.be.stop_gradient(xp.max(s, axis=inp.axis, keepdims=True))
+
+
+def divide_by_tau(inp: Input, z: Any, t: Any) -> Any:
+    """``z / t`` for scores ``z <= 0`` (shifted) and a checked ``t``, with no
+    NaN for any valid ``t``: a float beyond the dtype's range is clamped to
+    its largest value (so a ``-inf`` mask stays ``-inf``), and one so small
+    that ``1 / t`` overflows gives the limit ``t -> 0`` (``-inf`` below the
+    maximum). An array ``t`` never divides a ``-inf``, whose gradient for
+    ``t`` would be NaN."""
+    xp = inp.xp
+    if isinstance(t, float):
+        if t == 1.0:
+            return z
+        fi = xp.finfo(inp.wdt)
+        if t < float(fi.smallest_normal):
+            if 1.0 / t <= float(fi.max):
+                return z * (1.0 / t)
+            return xp.where(z < 0, xp.full_like(z, -math.inf), z)
+        return z / min(t, float(fi.max))
+    masked = z == -math.inf
+    return xp.where(masked, z, xp.where(masked, xp.zeros_like(z), z) / t)
+
+
+def softmax(inp: Input, z: Any) -> Any:
+    """``softmax(z)`` along the axis, for ``z`` already shifted (<= 0)."""
+    xp = inp.xp
+    e = xp.exp(z)
+    return e / xp.sum(e, axis=inp.axis, keepdims=True)
+
+
+def one_hot(inp: Input, idx: Any, dtype: Any = None) -> Any:
+    """Exactly one-hot along the axis of an input-shaped array: 1 where the
+    position equals ``idx`` (indices with the axis kept, size 1), else 0."""
+    xp, axis = inp.xp, inp.axis
+    n = inp.be.shape(inp.x)[axis]
+    shape = [1] * len(inp.shape)
+    shape[axis] = n
+    ar = xp.reshape(xp.arange(n, dtype=idx.dtype, device=inp.device), tuple(shape))
+    return xp.astype(idx == ar, inp.wdt if dtype is None else dtype)
+
+
+def straight_through_of(inp: Input, y: Any, y_hard: Any) -> Any:
+    """``y_hard`` forward, ``y``'s gradient backward: ``y_hard + (y -
+    stop_gradient(y))``, exactly ``y_hard`` in value (``y - y`` is 0) and
+    NaN where ``y`` is."""
+    return y_hard + (y - inp.be.stop_gradient(y))
+
+
+def argmax_one_hot(inp: Input, s: Any) -> Any:
+    """The exact one-hot of ``argmax(s)`` along the axis (ties: the first)."""
+    return one_hot(inp, inp.xp.argmax(s, axis=inp.axis, keepdims=True))
+
+
+def gumbel_softmax_generic(inp: Input, g: Any, t: Any, hard: bool) -> Any:
+    """``softmax((x + g) / t)``, straight-through one-hot with ``hard``."""
+    z = divide_by_tau(inp, shifted(inp, inp.x + g), t)
+    y = softmax(inp, z)
+    return straight_through_of(inp, y, argmax_one_hot(inp, z)) if hard else y
+
+
+# ---------------------------------------------------------------------------
+# the public functions
+# ---------------------------------------------------------------------------
+def gumbel(
+    shape: int | tuple[int, ...],
+    *,
+    like: Array | None = None,
+    xp: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    loc: float | Array = 0.0,
+    scale: float | Array = 1.0,
+    rng: RNG = None,
+) -> Any:
+    """Samples of the Gumbel(``loc``, ``scale``) distribution.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Shape of the result. ``loc`` and ``scale`` must broadcast to it.
+    like : array, optional
+        An array whose namespace, dtype and device are the defaults.
+    xp : module or str, optional
+        The namespace (``numpy``, ``torch``, ``jax.numpy``, ...) or its name
+        (``"numpy"``, ``"torch"``, ``"jax"``, ``"tensorflow"``, ``"cupy"``,
+        ``"array_api_strict"``, ``"dask"``). Neither ``like`` nor ``xp``:
+        NumPy.
+    dtype : dtype or str, optional
+        A real floating dtype; default ``like.dtype`` or the namespace's
+        default float. Half precision is computed in float32.
+    device : device, optional
+        Where to draw; default ``like``'s device or the namespace's default.
+    loc, scale : float or array
+        Location and scale (``scale > 0``): numbers, or arrays of the same
+        framework that broadcast to ``shape``.
+    rng : None, int, native generator or PortableRNG
+        The source of randomness: None draws from the framework's default
+        generator (JAX has none: pass a key), an int is a seed, a native
+        generator (``numpy.random.Generator``, ``torch.Generator``,
+        ``tf.random.Generator``, a JAX key, ...) is used and advanced, and a
+        :class:`PortableRNG` gives the same numbers on every framework.
+
+    Returns
+    -------
+    array
+        ``loc - scale * log(-log(u))`` with ``u`` uniform on the open
+        interval (0, 1): always finite.
+
+    Raises
+    ------
+    ValueError
+        ``scale`` not finite and > 0 or ``loc`` not finite (numbers), or
+        ``loc`` / ``scale`` arrays that do not broadcast to ``shape``.
+    TypeError
+        A non-floating ``dtype``, or an ``rng`` this framework cannot use.
+
+    Examples
+    --------
+    >>> import gumbelxp as gx
+    >>> g = gx.gumbel((100_000,), rng=0)
+    >>> g.shape, abs(float(g.mean()) - 0.5772) < 0.02   # Euler's constant
+    ((100000,), True)
+    """
+    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(shape)
+    be, device, dtype = resolve(like, xp, device, dtype)
+    ns = be.namespace
+    wdt = work_dtype(ns, dtype, "dtype")
+    params = []
+    for name, v, check in (("scale", scale, positive_number), ("loc", loc, finite_number)):
+        if is_number(v):
+            params.append(check(v, name))
+            continue
+        same_backend(be, v, name + ", if not a number,")
+        vs = tuple(be.shape(v))
+        if len(vs) > len(shape) or any(
+                a != 1 and a != b for a, b in zip(vs[::-1], shape[::-1], strict=False)):
+            raise ValueError(f"{name} of shape {vs} does not broadcast to the shape {shape}")
+        params.append(ns.astype(v, wdt))
+    sc, lc = params
+    g = draw(be, check_rng(be, rng), "gumbel", shape, wdt, device, like)
+    if not (isinstance(sc, float) and sc == 1.0):
+        g = g * sc
+    if not (isinstance(lc, float) and lc == 0.0):
+        g = g + lc
+    return g if g.dtype == dtype else ns.astype(g, dtype)
+
+
+def gumbel_softmax(
+    logits: ArrayT,
+    tau: float | Array = 1.0,
+    hard: bool = False,
+    axis: int = -1,
+    *,
+    dim: int | None = None,
+    eps: float | None = None,
+    rng: RNG = None,
+    noise: Array | None = None,
+    validate: bool = False,
+) -> ArrayT:
+    """A Gumbel-Softmax (Concrete) sample: ``softmax((logits + g) / tau)``.
+
+    ``g`` is standard Gumbel noise. As ``tau -> 0`` the sample tends to the
+    one-hot of the Gumbel-max sample, a draw from ``softmax(logits)``.
+
+    Parameters
+    ----------
+    logits : array
+        Unnormalised log-probabilities, real floating. ``-inf`` masks a
+        category: it is never chosen and gets exactly 0.
+    tau : float or array
+        Temperature > 0: a Python or NumPy number, or an array of the logits'
+        framework with one value per slice along ``axis`` (the logits' shape
+        without ``axis``, or size 1 on it). Gradients reach an array ``tau``.
+    hard : bool
+        Forward an exact one-hot of the sample's argmax, backward the soft
+        sample's gradient (straight-through).
+    axis : int
+        The categories' axis. ``dim`` is an alias (PyTorch's name).
+    eps : float, optional
+        Accepted and ignored, so that calls written for
+        ``torch.nn.functional.gumbel_softmax`` run unchanged.
+    rng : None, int, native generator or PortableRNG
+        The noise's source, as in :func:`gumbel`.
+    noise : array, optional
+        Standard Gumbel noise of the logits' shape, instead of ``rng``.
+    validate : bool
+        Check the values: raise ValueError naming the first slice with a NaN
+        or +inf logit or only -inf ones (and an array ``tau`` that is not
+        finite and > 0) instead of returning NaN on that slice.
+
+    Returns
+    -------
+    array
+        The logits' namespace, device, shape and dtype; each slice sums to 1.
+        A slice with a NaN or +inf logit, or only -inf ones, is NaN (only
+        that slice).
+
+    Raises
+    ------
+    TypeError
+        Integer or boolean logits; ``tau``, ``noise`` or ``rng`` of another
+        framework; both ``rng`` and ``noise``; both ``axis`` and ``dim``.
+    ValueError
+        A number ``tau`` not finite and > 0, an array ``tau`` not of one value
+        per slice, ``axis`` out of range, ``noise`` of another shape, or
+        (with ``validate=True``) bad values.
+
+    Examples
+    --------
+    >>> import numpy as np, gumbelxp as gx
+    >>> y = gx.gumbel_softmax(np.log([[0.1, 0.2, 0.7]]), tau=0.5, rng=0)
+    >>> y.shape, bool(np.isclose(y.sum(), 1.0))
+    ((1, 3), True)
+    >>> gx.gumbel_softmax(np.zeros((2, 4)), hard=True, rng=0).sum(axis=-1)
+    array([1., 1.])
+    """
+    inp = check_input(logits, axis_arg(axis, dim))
+    t = tau_arg(inp, tau)
+    hard = bool(hard)
+    if validate:
+        validate_logits(inp)
+        validate_tau(inp, t)
+    fast = fast_path(inp.be, "gumbel_softmax") if noise is None else None
+    if fast is not None:
+        y = fast(inp.x, t, hard, inp.axis, check_rng(inp.be, rng))
+        if y is not None:
+            return inp.result(y)
+    return inp.result(gumbel_softmax_generic(inp, gumbel_noise(inp, rng, noise), t, hard))
+
+
+def gumbel_max(
+    logits: ArrayT,
+    axis: int = -1,
+    *,
+    dim: int | None = None,
+    keepdims: bool = False,
+    num_samples: int | None = None,
+    rng: RNG = None,
+    noise: Array | None = None,
+    validate: bool = False,
+) -> ArrayT:
+    """Categorical samples by the Gumbel-max trick: ``argmax(logits + g, axis)``.
+
+    Index ``i`` is drawn with probability ``softmax(logits)[i]``.
+
+    Parameters
+    ----------
+    logits : array
+        Unnormalised log-probabilities along ``axis``; ``-inf`` is never drawn.
+    axis : int
+        The categories' axis. ``dim`` is an alias.
+    keepdims : bool
+        Keep ``axis`` with size 1 (one sample per slice).
+    num_samples : int, optional
+        Draw this many independent samples per slice: the result has the
+        logits' shape with ``axis`` replaced by ``num_samples``, as
+        ``tf.random.categorical`` and ``torch.multinomial(...,
+        replacement=True)`` give for 2-D logits.
+    rng : None, int, native generator or PortableRNG
+        As in :func:`gumbel`.
+    noise : array, optional
+        Standard Gumbel noise instead of ``rng``: the logits' shape, or with
+        ``num_samples`` the logits' shape with ``num_samples`` inserted
+        before ``axis``.
+    validate : bool
+        As in :func:`gumbel_softmax`.
+
+    Returns
+    -------
+    array
+        Integer indices in the namespace's default index dtype. A bad slice
+        (NaN, +inf or only -inf) gives an arbitrary index.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`gumbel_softmax`; ValueError for ``num_samples < 1``.
+
+    Examples
+    --------
+    >>> import numpy as np, gumbelxp as gx
+    >>> idx = gx.gumbel_max(np.log([0.25, 0.75]), num_samples=10_000, rng=0)
+    >>> idx.shape, bool(abs(idx.mean() - 0.75) < 0.02)
+    ((10000,), True)
+    """
+    inp = check_input(logits, axis_arg(axis, dim))
+    if validate:
+        validate_logits(inp)
+    xp, ax = inp.xp, inp.axis
+    if num_samples is not None:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+            raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        shape = (*inp.shape[:ax], int(num_samples), *inp.shape[ax:])
+        g = gumbel_noise(inp, rng, noise, shape)
+        return xp.argmax(xp.expand_dims(inp.x, axis=ax) + g, axis=ax + 1)
+    fast = fast_path(inp.be, "gumbel_max") if noise is None else None
+    if fast is not None:
+        i = fast(inp.x, ax, bool(keepdims), check_rng(inp.be, rng))
+        if i is not None:
+            return i
+    return xp.argmax(inp.x + gumbel_noise(inp, rng, noise), axis=ax, keepdims=bool(keepdims))
+
+
+def gumbel_topk(
+    logits: ArrayT,
+    k: int,
+    axis: int = -1,
+    *,
+    dim: int | None = None,
+    rng: RNG = None,
+    noise: Array | None = None,
+    validate: bool = False,
+) -> ArrayT:
+    """``k`` categories per slice drawn without replacement (Gumbel-top-k).
+
+    The indices of the ``k`` largest ``logits + g``, largest first: the order
+    in which drawing one at a time without replacement from
+    ``softmax(logits)`` would pick them (Kool, van Hoof and Welling, 2019).
+
+    Parameters
+    ----------
+    logits : array
+        Unnormalised log-probabilities along ``axis``.
+    k : int
+        How many, ``1 <= k <= n``. If fewer than ``k`` categories are
+        unmasked, the masked ones come last.
+    axis : int
+        The categories' axis; the result has size ``k`` there. ``dim`` is
+        an alias.
+    rng, noise, validate
+        As in :func:`gumbel_softmax`.
+
+    Returns
+    -------
+    array
+        Integer indices, the logits' shape with ``k`` on ``axis``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`gumbel_softmax`; ValueError for ``k`` outside ``1..n``.
+
+    Examples
+    --------
+    >>> import numpy as np, gumbelxp as gx
+    >>> s = gx.gumbel_topk(np.zeros(5), 5, rng=0)
+    >>> sorted(s.tolist())
+    [0, 1, 2, 3, 4]
+    """
+    inp = check_input(logits, axis_arg(axis, dim))
+    k = check_k(inp, k)
+    if validate:
+        validate_logits(inp)
+    return topk_indices(inp, inp.x + gumbel_noise(inp, rng, noise), k)
+
+
+def check_k(inp: Input, k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    n = inp.shape[inp.axis]
+    if isinstance(n, int) and not 1 <= k <= n:
+        raise ValueError(f"k must be in 1..{n} (the size of axis {inp.axis}), got {k}")
+    return int(k)
+
+
+def topk_indices(inp: Input, s: Any, k: int) -> Any:
+    """Indices of the ``k`` largest ``s`` along the axis, largest first."""
+    order = inp.xp.argsort(s, axis=inp.axis, descending=True, stable=True)
+    sl = [slice(None)] * len(inp.shape)
+    sl[inp.axis] = slice(0, k)
+    return order[tuple(sl)]
+
+
+def straight_through(y_soft: ArrayT, axis: int = -1, *, dim: int | None = None) -> ArrayT:
+    """The straight-through estimator: the exact one-hot of ``argmax(y_soft)``
+    in the forward pass, the gradient of ``y_soft`` in the backward pass.
+
+    Parameters
+    ----------
+    y_soft : array
+        Soft samples (e.g. from :func:`gumbel_softmax`), real floating.
+    axis : int
+        The categories' axis. ``dim`` is an alias.
+
+    Returns
+    -------
+    array
+        Same namespace, device, shape and dtype as ``y_soft``; ties go to
+        the first index.
+
+    Examples
+    --------
+    >>> import numpy as np, gumbelxp as gx
+    >>> gx.straight_through(np.array([0.2, 0.5, 0.3]))
+    array([0., 1., 0.])
+    """
+    inp = check_input(y_soft, axis_arg(axis, dim), "y_soft")
+    return inp.result(straight_through_of(inp, inp.x, argmax_one_hot(inp, inp.x)))
