@@ -36,6 +36,8 @@ bit-identical to NumPy's for every chunking.
 from __future__ import annotations
 
 import math
+import types
+from functools import cached_property
 from typing import Any
 
 import dask
@@ -172,9 +174,41 @@ def _no_unit_runs(chunks: tuple[tuple[int, ...], ...], axis: int,
     return {last: tuple(merged)}
 
 
+def _empty_safe(reduce: Any) -> Any:
+    """Dask's ``max``/``min`` fail at compute on an empty array even when the
+    reduced axis is not empty (NumPy gives an empty result): such a
+    reduction is answered with the empty result itself."""
+    def f(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if isinstance(x, da.Array) and x.size == 0 and axis is not None:
+            axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+            if all(x.shape[a] > 0 for a in axes):
+                shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape)
+                              if keepdims or a not in axes)
+                return da.zeros(shape, dtype=x.dtype)
+        return reduce(x, axis=axis, keepdims=keepdims)
+    return f
+
+
+class _Namespace(types.ModuleType):
+    """array-api-compat's Dask namespace, with :func:`_empty_safe` reductions."""
+
+    def __init__(self) -> None:
+        import array_api_compat.dask.array as base
+
+        super().__init__(base.__name__)
+        self.__dict__.update({k: v for k, v in vars(base).items() if not k.startswith("__")})
+        self.__array_namespace_info__ = base.__array_namespace_info__
+        self.max = _empty_safe(base.max)
+        self.min = _empty_safe(base.min)
+
+
 class DaskBackend(Backend):
     name = "dask"
     namespace_module = "array_api_compat.dask.array"
+
+    @cached_property
+    def namespace(self) -> Any:
+        return _Namespace()
     generator_name = "numpy.random.Generator or dask.array.random.Generator"
 
     def handles(self, x: Any) -> bool:
