@@ -45,7 +45,7 @@ def asarray(name: str, a, dtype: str | None = None, requires_grad: bool = False)
     if name == "torch":
         import torch
 
-        t = torch.tensor(np.ascontiguousarray(a))
+        t = torch.tensor(np.array(a, order="C"))
         if dtype:
             t = t.to(getattr(torch, dtype))
         return t.requires_grad_(True) if requires_grad else t
