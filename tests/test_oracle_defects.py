@@ -279,6 +279,17 @@ def test_d10_tf_global_seed_repeats_in_process():
     assert not np.array_equal(a[0][0], a[0][1])
 
 
+def test_d10_keras_set_random_seed_repeats():
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    x = tf.constant(np.zeros((4, 6)), dtype=tf.float32)
+    keras.utils.set_random_seed(5)
+    a = S.to_np(gx.gumbel_softmax(x, 0.5, rng=None))
+    keras.utils.set_random_seed(5)
+    b = S.to_np(gx.gumbel_softmax(x, 0.5, rng=None))
+    np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_d10_tf_stateless_seed_pairs_same_in_every_mode(dtype):
     tf = pytest.importorskip("tensorflow")
