@@ -189,7 +189,7 @@ def test_numpy_broadcast_views_work():
 def test_torch_inputs_are_never_modified():
     torch = pytest.importorskip("torch")
     failures = []
-    for dtype in (torch.float32, torch.float64, torch.float16):
+    for dtype in (torch.float32, torch.float16):
         for shape in ((3, 5), (1500, 4)):
             for grad in (False, True):
                 np_inputs = _numpy_inputs(shape, "float64")
@@ -198,7 +198,7 @@ def test_torch_inputs_are_never_modified():
                     for t in inputs.values():
                         t.requires_grad_(True)
                 before = {k: (t.detach().clone(), t._version) for k, t in inputs.items()}
-                rngs = {"None": lambda: None, "int": lambda: 3,
+                rngs = {"None": lambda: None,
                         "Generator": lambda: torch.Generator().manual_seed(3),
                         "PortableRNG": lambda: gx.PortableRNG(3)}
                 for name, call in _numpy_calls(shape).items():

@@ -38,7 +38,7 @@ LIMIT = {"float16": 65504.0, "bfloat16": 3.0e38}
 HYP = settings(deadline=None, derandomize=True, database=None,
                phases=(Phase.explicit, Phase.generate, Phase.shrink),
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-EXAMPLES = {"numpy": 60, "torch": 60, "tensorflow": 25, "jax": 10}
+EXAMPLES = {"numpy": 40, "torch": 40, "tensorflow": 20, "jax": 8}
 
 
 def _round(a, dtype):
