@@ -272,11 +272,14 @@ def test_law(case, fn):
         data = np.concatenate([d.reshape(-1, *d.shape[1:]) if d.ndim else d[None]
                                for d in draws])
         where = f"{be} rng={kind} {dtype} {regime} {fn} tau={tau}"
+        # rng=None on NumPy cannot be seeded: a lower level keeps such a run
+        # from failing by chance (a wrong law still gives p ~ 0)
+        pmin = S.P_MIN / 100 if kind == "None" else S.P_MIN
         if fn == "gumbel":
             assert np.isfinite(data).all(), where
             p = S.ks_gumbel_p(data)
             zm, zv = S.gumbel_moment_z(data)
-            assert p > S.P_MIN, f"{where}: KS p={p:.2e}, mean={data.mean():.4f} var={data.var():.4f}"
+            assert p > pmin, f"{where}: KS p={p:.2e}, mean={data.mean():.4f} var={data.var():.4f}"
             assert abs(zm) < S.Z_MAX and abs(zv) < S.Z_MAX, \
                 f"{where}: mean={data.mean():.4f} (z={zm:.1f}) var={data.var():.4f} (z={zv:.1f})"
             continue
@@ -294,7 +297,7 @@ def test_law(case, fn):
                 counts = np.bincount(np.argmax(data, axis=-1), minlength=4)
         p = S.chi2_p(counts, S.PROBS)
         freq = np.round(counts / counts.sum(), 4)
-        assert p > S.P_MIN, f"{where}: frequencies {freq} vs {S.PROBS}, chi-square p={p:.2e}"
+        assert p > pmin, f"{where}: frequencies {freq} vs {S.PROBS}, chi-square p={p:.2e}"
         if fn == "soft" and dtype in ("float32", "float64"):
             # g_i - g_j is standard logistic: the soft values themselves, not only argmax
             t = tau
@@ -306,7 +309,7 @@ def test_law(case, fn):
                 d = d[np.isfinite(d)]  # an underflowed y (tiny) cannot be compared
                 assert d.size > 0.99 * data.shape[0], where
                 pl = S.ks_logistic_p(d)
-                assert pl > S.P_MIN, f"{where}: tau*log(y{i}/y{j}) not logistic, KS p={pl:.2e}"
+                assert pl > pmin, f"{where}: tau*log(y{i}/y{j}) not logistic, KS p={pl:.2e}"
 
 
 # ---------------------------------------------------------------------------
@@ -344,6 +347,7 @@ def test_two_sample_against_torch_and_jax_samplers():
     from scipy import stats
 
     torch = pytest.importorskip("torch")
+    torch.manual_seed(0)  # torch.distributions draws from the global generator
     n = 30_000
     ours = S.to_np(gx.gumbel((n,), xp="torch", rng=torch.Generator().manual_seed(3)))
     theirs = torch.distributions.Gumbel(0.0, 1.0).sample((n,)).numpy()

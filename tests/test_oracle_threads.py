@@ -2,7 +2,8 @@
 generator, PyTorch's global generator) or one shared generator: every
 result is finite, the threads do not repeat each other, and the pooled
 samples of each thread have the Gumbel law (SciPy's KS test, chi-square of
-Gumbel-max frequencies)."""
+Gumbel-max frequencies). Which thread draws which values depends on the
+scheduling, so the checks use level 1e-6: a wrong law still gives p ~ 0."""
 
 from __future__ import annotations
 
@@ -53,20 +54,20 @@ def _hammer(work):
     return results
 
 
-def _check(results, where):
+def _check(results, where, pmin=S.P_MIN / 100):
     gumbels = [np.concatenate([np.asarray(c, np.float64).ravel() for c in r["gumbel"]])
                for r in results]
     for i, g in enumerate(gumbels):
         assert np.isfinite(g).all(), f"{where}: thread {i} drew non-finite noise"
         p = S.ks_gumbel_p(g)
-        assert p > S.P_MIN, f"{where}: thread {i}: KS p={p:.2e}"
+        assert p > pmin, f"{where}: thread {i}: KS p={p:.2e}"
     for i in range(THREADS):
         for j in range(i):
             assert not np.array_equal(gumbels[i], gumbels[j]), \
                 f"{where}: threads {i} and {j} drew the same noise"
     counts = sum(np.bincount(np.concatenate([np.asarray(c).ravel() for c in r["max"]]),
                              minlength=4) for r in results)
-    assert S.chi2_p(counts, S.PROBS) > S.P_MIN, f"{where}: frequencies {counts / counts.sum()}"
+    assert S.chi2_p(counts, S.PROBS) > pmin, f"{where}: frequencies {counts / counts.sum()}"
     for r in results:
         for y in r["soft"]:
             y = np.asarray(y, np.float64)
