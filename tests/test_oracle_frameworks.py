@@ -52,7 +52,7 @@ DTYPE = {"numpy": "float64", "torch": "float64", "tensorflow": "float64",
 # hypothesis examples per backend: JAX compiles each new shape, TF and Dask
 # pay per op
 EXAMPLES = {"numpy": 40, "torch": 40, "array_api_strict": 25, "tensorflow": 20, "dask": 20,
-            "jax": 10}
+            "jax": 6}
 TOL = {"float64": dict(rtol=1e-9, atol=1e-9), "float32": dict(rtol=2e-4, atol=2e-3)}
 
 
@@ -331,14 +331,14 @@ def test_shapes_and_dtypes_like_jax_random():
     jax = pytest.importorskip("jax")
     jnp = jax.numpy
     key = jax.random.key(0)
-    for shape in ((), (3,), (2, 5)):
+    for shape in ((), (2, 5)):
         ref = jax.random.gumbel(key, shape)
         got = gx.gumbel(shape, xp="jax", rng=key)
         assert got.shape == ref.shape and got.dtype == ref.dtype
-        got = gx.gumbel(shape, xp=jnp, dtype=jnp.bfloat16, rng=key)
-        assert got.shape == shape and got.dtype == jnp.bfloat16
+    got = gx.gumbel((2, 5), xp=jnp, dtype=jnp.bfloat16, rng=key)
+    assert got.shape == (2, 5) and got.dtype == jnp.bfloat16
     x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 4)), dtype=jnp.float32)
-    for axis in (-1, 0, 1, 2, -2):
+    for axis in (-1, 0, 1):
         ref = jax.random.categorical(key, x, axis=axis)
         got = gx.gumbel_max(x, axis=axis, rng=key)
         assert got.shape == ref.shape, f"axis {axis}"
