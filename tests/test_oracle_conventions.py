@@ -186,6 +186,7 @@ def test_numpy_broadcast_views_work():
         assert (x == row.astype(dtype)).all()
 
 
+@pytest.mark.slow
 def test_torch_inputs_are_never_modified():
     torch = pytest.importorskip("torch")
     failures = []

@@ -179,6 +179,7 @@ def _run_noise_case(be, c):
     np.testing.assert_array_equal(st_, S.one_hot(np.argmax(s, axis=axis), c["shape"][axis], axis))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("be", BACKENDS)
 def test_every_function_equals_the_float64_formula_given_noise(be):
     @settings(HYP, max_examples=EXAMPLES[be])
@@ -259,6 +260,7 @@ def _run_rng_case(be, c):
     np.testing.assert_array_equal(idx, np.argmax(s, axis=axis))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("be", BACKENDS)
 def test_every_path_draws_the_noise_of_the_plain_sampler(be):
     @settings(HYP, max_examples=EXAMPLES[be])
@@ -272,6 +274,7 @@ def test_every_path_draws_the_noise_of_the_plain_sampler(be):
 # ---------------------------------------------------------------------------
 # PortableRNG and int seeds: the same result on every backend
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("be", BACKENDS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_portable_rng_same_result_on_every_backend(be, dtype):

@@ -122,6 +122,7 @@ def _tau_for(be, tau, dtype):
     return tau
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("be", BACKENDS)
 def test_relaxed_log_prob_equals_torch_distributions(be):
     @settings(HYP, max_examples=EXAMPLES[be])
@@ -195,6 +196,7 @@ def _numpy_semantics(shape, loc, scale):
         return None, e
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("be", BACKENDS)
 def test_gumbel_shape_and_loc_follow_numpy(be):
     @settings(HYP, max_examples=EXAMPLES[be])
@@ -327,6 +329,7 @@ def test_num_samples_law_matches_tf_and_torch_samplers():
 # ---------------------------------------------------------------------------
 # jax.random: shapes and dtypes
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_shapes_and_dtypes_like_jax_random():
     jax = pytest.importorskip("jax")
     jnp = jax.numpy

@@ -110,6 +110,7 @@ def _run(be, dtype, x, tau, hard, seed):
     np.testing.assert_array_equal(idx, np.argmax(s, -1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("be,dtype", HALF)
 def test_half_precision_never_nan_and_equals_the_reference(be, dtype):
     @settings(HYP, max_examples=EXAMPLES[be])

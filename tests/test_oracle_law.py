@@ -343,6 +343,7 @@ def test_loc_scale_law(be):
 # ---------------------------------------------------------------------------
 # the frameworks' own samplers as a second oracle (two-sample tests)
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_two_sample_against_torch_and_jax_samplers():
     from scipy import stats
 
