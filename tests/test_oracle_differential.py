@@ -53,8 +53,8 @@ HYP = settings(deadline=None, derandomize=True, database=None,
                phases=(Phase.explicit, Phase.generate, Phase.shrink),
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                       HealthCheck.filter_too_much])
-EXAMPLES = {"numpy": 60, "torch": 60, "array_api_strict": 25, "tensorflow": 25, "dask": 15,
-            "jax": 12}
+EXAMPLES = {"numpy": 40, "torch": 40, "array_api_strict": 15, "tensorflow": 15, "dask": 10,
+            "jax": 8}
 DTYPES = {"numpy": ("float32", "float64", "float16"),
           "torch": ("float32", "float64", "float16", "bfloat16"),
           "jax": ("float32", "bfloat16"),
