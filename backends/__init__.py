@@ -92,10 +92,7 @@ def backend_of(x: Any) -> Backend:
     be = _by_type.get(t)
     if be is not None:
         return be
-    np = sys.modules.get("numpy")
-    if np is not None and isinstance(x, np.matrix):
-        raise TypeError("numpy.matrix is not supported (its * and ** are matrix products, "
-                        "not the array API's elementwise ones): pass np.asarray(x)")
+    reject_unsupported(x)
     for candidate in loaded_backends():
         if candidate.handles(x):
             _by_type[t] = candidate
@@ -104,6 +101,15 @@ def backend_of(x: Any) -> Backend:
         f"gumbelxp does not know arrays of type {t.__module__}.{t.__qualname__}; "
         f"supported backends: {', '.join(BACKEND_NAMES)}"
     )
+
+
+def reject_unsupported(x: Any) -> None:
+    """TypeError for array types that look supported but are not: NumPy's
+    ``matrix``, whose ``*`` and ``**`` are matrix products."""
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(x, np.matrix):
+        raise TypeError("numpy.matrix is not supported (its * and ** are matrix products, "
+                        "not the array API's elementwise ones): pass np.asarray(x)")
 
 
 def get_backend(name: str) -> Backend:

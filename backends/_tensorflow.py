@@ -10,13 +10,12 @@ Random numbers (all on the open interval (0, 1)):
 * ``rng=None``: ``tf.random.uniform``, which follows the global seed, so
   ``tf.random.set_seed`` and ``keras.utils.set_random_seed`` make runs
   repeat, as they do for TensorFlow's own random ops;
-* an ``int`` seed: ``tf.random.stateless_uniform`` with ``alg="philox"`` and
-  the seed split into its two 32-bit halves: the same seed gives the same
-  numbers eagerly, inside ``tf.function`` and with ``jit_compile=True``
-  (``alg="auto_select"`` would not: XLA picks another algorithm);
 * a stateless seed, as ``tf.random.stateless_uniform(seed=...)`` takes it (a
-  pair of ints or an integer tensor of shape ``[2]``): the same, with that
-  seed;
+  pair of ints or an integer tensor of shape ``[2]``), or an ``int`` seed
+  (split into its two 32-bit halves): TensorFlow's stateless Philox bits,
+  turned into floats here, so the same seed gives the same numbers eagerly,
+  inside ``tf.function`` and with ``jit_compile=True`` (TensorFlow's own
+  float conversion differs under XLA when the seed is a runtime tensor);
 * a ``tf.random.Generator``: its ``uniform``; its state advances, also when
   called inside ``tf.function``.
 
@@ -77,20 +76,36 @@ def _is_stateless_seed(obj: Any) -> bool:
 def _uniform(rng: Any, shape: Any, dtype: Any, device: Any) -> Any:
     dtype = tf.as_dtype(dtype)
     with tf.device(device) if device else contextlib.nullcontext():
-        if isinstance(rng, int):
-            seed = tf.constant([rng & _MASK, rng >> 32], dtype=tf.int64)
-            u = tf.random.stateless_uniform(shape, seed=seed, dtype=dtype, alg="philox")
-        elif rng is None:
+        if rng is None:
             u = tf.random.uniform(shape, dtype=dtype)
         elif isinstance(rng, tf.random.Generator):
             u = rng.uniform(shape, dtype=dtype)
         else:
-            u = tf.random.stateless_uniform(shape, seed=rng, dtype=dtype, alg="philox")
+            seed = [rng & _MASK, rng >> 32] if isinstance(rng, int) else rng
+            return _stateless_uniform(shape, seed, dtype)
     # k * 2**-23 / k * 2**-52 with k >= 0: the zero cell to its midpoint
     return tf.maximum(u, tf.constant(_EPS[dtype.name] * 0.5, dtype=dtype))
 
 
 _EPS = {"float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def _stateless_uniform(shape: Any, seed: Any, dtype: Any) -> Any:
+    """Open-interval uniforms from TensorFlow's stateless Philox bits, mapped
+    to floats here (float32 ``((w >> 9) + 0.5) * 2**-23``, float64 from two
+    words, as PortableRNG maps its words): XLA turns the bits into floats
+    otherwise than the CPU kernel does, while the bits agree, so this gives
+    the same values eagerly, in ``tf.function`` and with ``jit_compile``."""
+    per = 1 if dtype == tf.float32 else 2
+    shape = tf.concat([tf.cast(shape, tf.int32), [per]], axis=0)
+    w = tf.random.stateless_uniform(shape, seed=seed, minval=None, maxval=None,
+                                    dtype=tf.uint32, alg="philox")
+    w = tf.cast(w, tf.int64)
+    if per == 1:
+        return (tf.cast(tf.bitwise.right_shift(w[..., 0], 9), dtype) + 0.5) * 2.0**-23
+    hi = tf.cast(tf.bitwise.right_shift(w[..., 0], 6), dtype)
+    lo = tf.cast(tf.bitwise.right_shift(w[..., 1], 6), dtype)
+    return (hi * 2.0**26 + (lo + 0.5)) * 2.0**-52
 
 
 def _whole_nan(y: Any, axis: int) -> Any:
@@ -111,9 +126,10 @@ def _gumbel_softmax(x: Any, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
         return None
     u = _uniform(rng, tf.shape(x), x.dtype, BACKEND.device(x))
     s = x - tf.math.log(-tf.math.log(u))  # x + g
+    z = s
     if tau != 1.0:  # shifted first, so that no finite input overflows
-        s = (s - tf.stop_gradient(tf.reduce_max(s, axis=axis, keepdims=True))) / tau
-    y = _whole_nan(tf.nn.softmax(s, axis=axis), axis)
+        z = (s - tf.stop_gradient(tf.reduce_max(s, axis=axis, keepdims=True))) / tau
+    y = _whole_nan(tf.nn.softmax(z, axis=axis), axis)
     if not hard:
         return y
     y_hard = tf.one_hot(tf.argmax(s, axis=axis), tf.shape(x)[axis], axis=axis, dtype=x.dtype)

@@ -70,11 +70,10 @@ def _gumbel_softmax(x: torch.Tensor, tau: Any, hard: bool, axis: int, rng: Any) 
         return None
     if _needs_grad(x):
         s = x - _log_exponential(x, rng)  # x + g
-        z = (s - s.detach().amax(axis, keepdim=True)) / tau
-        y = torch.softmax(z, axis)
+        y = torch.softmax((s - s.detach().amax(axis, keepdim=True)) / tau, axis)
         if not hard:
             return y
-        y_hard = torch.zeros_like(y).scatter_(axis, z.detach().argmax(axis, keepdim=True), 1.0)
+        y_hard = torch.zeros_like(y).scatter_(axis, s.detach().argmax(axis, keepdim=True), 1.0)
         return y_hard + (y - y.detach())
     r = _log_exponential(x, rng)
     if hard:  # the Gumbel-max one-hot: argmin(log E - x) is argmax(x + g)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._philox import PortableRNG, check_seed
-from .backends import Backend, backend_of, loaded_backends
+from .backends import Backend, backend_of, loaded_backends, reject_unsupported
 
 INF = math.inf
 
@@ -74,6 +74,7 @@ def norm_axis(axis: Any, ndim: int) -> int:
 
 def same_backend(be: Backend, a: Any, what: str) -> None:
     """TypeError unless ``a`` is an array of ``be`` (the first argument's)."""
+    reject_unsupported(a)
     try:
         abe = backend_of(a)
     except TypeError:

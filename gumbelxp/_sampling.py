@@ -47,11 +47,11 @@ def shifted(inp: Input, s: Any) -> Any:
 
 def divide_by_tau(inp: Input, z: Any, t: Any) -> Any:
     """``z / t`` for scores ``z <= 0`` (shifted) and a checked ``t``, with no
-    NaN for any valid ``t``: a float beyond the dtype's range is clamped to
-    its largest value (so a ``-inf`` mask stays ``-inf``), and one so small
-    that ``1 / t`` overflows gives the limit ``t -> 0`` (``-inf`` below the
-    maximum). An array ``t`` never divides a ``-inf``, whose gradient for
-    ``t`` would be NaN."""
+    NaN for any valid ``t``. A float so small that ``1 / t`` overflows gives
+    the limit ``t -> 0`` (``-inf`` below the maximum). An array ``t``, or a
+    float whose reciprocal is subnormal (compilers divide by multiplying
+    with the reciprocal, and may flush it to zero), never divides a ``-inf``,
+    so that a mask stays ``-inf`` and the gradient for ``t`` is not NaN."""
     xp = inp.xp
     if isinstance(t, float):
         if t == 1.0:
@@ -61,7 +61,8 @@ def divide_by_tau(inp: Input, z: Any, t: Any) -> Any:
             if 1.0 / t <= float(fi.max):
                 return z * (1.0 / t)
             return xp.where(z < 0, xp.full_like(z, -math.inf), z)
-        return z / min(t, float(fi.max))
+        if t < 1.0 / float(fi.smallest_normal):
+            return z / t
     masked = z == -math.inf
     return xp.where(masked, z, xp.where(masked, xp.zeros_like(z), z) / t)
 
@@ -97,10 +98,12 @@ def argmax_one_hot(inp: Input, s: Any) -> Any:
 
 
 def gumbel_softmax_generic(inp: Input, g: Any, t: Any, hard: bool) -> Any:
-    """``softmax((x + g) / t)``, straight-through one-hot with ``hard``."""
-    z = divide_by_tau(inp, shifted(inp, inp.x + g), t)
-    y = softmax(inp, z)
-    return straight_through_of(inp, y, argmax_one_hot(inp, z)) if hard else y
+    """``softmax((x + g) / t)``, straight-through one-hot with ``hard`` (the
+    argmax of ``x + g``, taken before dividing: a huge ``t`` would round the
+    scores into ties)."""
+    s = shifted(inp, inp.x + g)
+    y = softmax(inp, divide_by_tau(inp, s, t))
+    return straight_through_of(inp, y, argmax_one_hot(inp, s)) if hard else y
 
 
 # ---------------------------------------------------------------------------

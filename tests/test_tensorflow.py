@@ -152,7 +152,7 @@ def test_generator_is_used_and_advanced_also_in_tf_function():
 
 
 def test_open_interval_even_when_tensorflow_draws_zero(monkeypatch):
-    zeros = lambda shape, seed=None, dtype=tf.float32, alg=None: tf.zeros(shape, dtype)  # noqa: E731
+    zeros = lambda shape, seed=None, dtype=tf.float32, **kw: tf.zeros(shape, dtype)  # noqa: E731
     monkeypatch.setattr(tf.random, "stateless_uniform", zeros)
     for dt, cell in ((tf.float32, 2.0**-24), (tf.float64, 2.0**-53)):
         u = BE.uniform(3, (4,), dt, None)
