@@ -19,16 +19,35 @@ from ._api import (
     relaxed_log_prob,
     straight_through,
 )
+from ._estimators import gumbel_rao, reinmax
+from ._family import (
+    conditional_gumbel,
+    exp_relaxed_log_prob,
+    gumbel_log_softmax,
+    gumbel_sigmoid,
+    plackett_luce_log_prob,
+    relaxed_bernoulli_log_prob,
+    relaxed_topk,
+)
 from ._philox import PortableRNG
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PortableRNG",
+    "conditional_gumbel",
+    "exp_relaxed_log_prob",
     "gumbel",
+    "gumbel_log_softmax",
     "gumbel_max",
+    "gumbel_rao",
+    "gumbel_sigmoid",
     "gumbel_softmax",
     "gumbel_topk",
+    "plackett_luce_log_prob",
+    "reinmax",
+    "relaxed_bernoulli_log_prob",
     "relaxed_log_prob",
+    "relaxed_topk",
     "straight_through",
 ]
