@@ -57,7 +57,9 @@ from .testing import TOLERANCES, float_dtypes, from_numpy, to_numpy
 
 SEED = 20240607
 CHECKS = ("bits", "uniform", "noise", "fwd_seed", "fwd_noise", "grad", "max", "topk",
-          "errors", "law")
+          "errors", "law",
+          # the relaxation family and the estimators: gumbelxp._family_conformance
+          "family", "fam_grad")
 #: smallest p-value the law tests accept (fixed seeds: the outcome is deterministic)
 P_MIN = 1e-4
 
@@ -693,7 +695,18 @@ def run_backend(backend: str, dtypes: Iterable[str] | None = None) -> list[Resul
             results.extend(check_case(backend, dt, case))
         results.extend(check_error(backend, dt, name) for name in BAD_INPUTS)
         results.append(check_law(backend, dt))
+        results.extend(_family_results(backend, dt))
     return results
+
+
+# ---------------------------------------------------------------------------
+# the relaxation family and the estimators (their own module, imported here
+# lazily: it builds on this one)
+# ---------------------------------------------------------------------------
+def _family_results(backend: str, dtype: str) -> list[Result]:
+    from ._family_conformance import run_family
+
+    return run_family(backend, dtype)
 
 
 def _cell(rs: list[Result]) -> str:

@@ -752,11 +752,12 @@ def plackett_luce_log_prob(
     chosen = xp.sum(xp.where(picked, theta, xp.zeros_like(theta)), axis=-1)  # (..., k)
     lse, _ = _lse_safe(xp, be, xp.where(remaining, theta, xp.full_like(theta, -_INF)), -1)
     lse = xp.squeeze(lse, axis=-1)
-    never = chosen == -_INF  # a masked category drawn: probability 0
-    safe = xp.where(never, xp.zeros_like(chosen), chosen - xp.where(never, xp.zeros_like(lse),
-                                                                     lse))
-    terms = xp.where(never, xp.full_like(chosen, -_INF), safe)
+    # a masked category drawn: probability 0, the constant -inf (no gradient)
+    never = chosen == -_INF
+    terms = xp.where(never, xp.zeros_like(chosen),
+                     chosen - xp.where(never, xp.zeros_like(lse), lse))
     lp = xp.sum(terms, axis=-1)
+    lp = xp.where(xp.any(never, axis=-1), xp.full_like(lp, -_INF), lp)
     lp = xp.where(bad, xp.full_like(lp, math.nan), lp)
     return _finish(xp, lp, logits.dtype)
 
