@@ -253,3 +253,23 @@ def test_half_precision_in_half_out_never_nan(backend):
             ly = gx.gumbel_log_softmax(x, tau, rng=gx.PortableRNG(1))
             v = back(gx.exp_relaxed_log_prob(ly, x, tau))
             assert dtype_name(ly) == dt and np.isfinite(v).all()
+
+
+# ---------------------------------------------------------------------------
+# docstring examples of the new modules
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("module", ["gumbelxp._family", "gumbelxp._estimators"])
+def test_doctests(module):
+    import doctest
+    import importlib
+
+    if module.endswith("_estimators"):
+        pytest.importorskip("torch")  # its examples show the gradients on PyTorch
+    mod = importlib.import_module(module)
+    tests = doctest.DocTestFinder(exclude_empty=True).find(mod, module)
+    assert sum(len(t.examples) for t in tests) >= (15 if module.endswith("_family") else 6)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for t in tests:
+        runner.run(t)
+    res = runner.summarize(verbose=False)
+    assert res.failed == 0, f"{res.failed} of {res.attempted} doctest examples failed"
