@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ._api import (
     _check_rng,
@@ -43,7 +43,18 @@ from ._api import (
 from ._philox import PortableRNG
 from .backends import backend_of
 
-ArrayT = TypeVar("ArrayT")
+
+class _Array(Protocol):
+    """What the signatures need of an array: its dtype (every supported
+    array type has one)."""
+
+    @property
+    def dtype(self) -> Any: ...
+
+
+#: the logits' array type, which the result has too (a torch.Tensor in, a
+#: torch.Tensor out, for type checkers)
+ArrayT = TypeVar("ArrayT", bound=_Array)
 Array = Any
 RNG = Any  # None | int | native generator | PortableRNG
 

@@ -334,7 +334,7 @@ def claims(records: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gumbelxp._gradient_quality",
-                                description=__doc__.split("\n\n")[0])
+                                description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--n", type=int, default=8000, help="gradient estimates per configuration")
     p.add_argument("--check-n", type=int, default=64,
                    help="rows recomputed on the other backends")
