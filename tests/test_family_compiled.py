@@ -147,3 +147,22 @@ def test_torch_compile():
         _close(out.detach(), eager.detach())
         _close(xc.grad, xe.grad)
         assert torch.isfinite(xc.grad).all(), name
+
+
+def test_tf_function_with_unknown_dimensions():
+    """An input_signature of [None, None]: symbolic shapes inside the family."""
+    be = need("tensorflow")
+    import tensorflow as tf
+
+    x = from_numpy(be, LOGITS, "float32")
+    g = from_numpy(be, NOISE, "float32")
+    spec = [tf.TensorSpec([None, None], tf.float32)] * 2
+    for name, f in functions(be).items():
+        if name in ("conditional_gumbel", "gumbel_rao"):  # PortableRNG needs known shapes
+            continue
+        _close(tf.function(f, input_signature=spec)(x, g), f(x, g))
+    seeded = {"conditional_gumbel": lambda a, b: gx.conditional_gumbel(
+                  a, tf.constant([2, 3, 0], tf.int64), rng=3),
+              "gumbel_rao": lambda a, b: gx.gumbel_rao(a, 0.5, rng=3)}
+    for f in seeded.values():
+        _close(tf.function(f, input_signature=spec)(x, g), f(x, g))
