@@ -47,6 +47,23 @@ relative to its norm; float32 rounding only).
 
 ``python -m gumbelxp._gradient_quality`` prints the table and the papers'
 claims checked against it.
+
+What the numbers show (seed 0; the bias and variance columns are
+deterministic given the seed, only ``us/grad`` depends on the machine):
+
+* ReinMax at ``tau = 1`` is *exactly* unbiased when ``f`` is quadratic in the
+  one-hot sample (``quadratic``, ``coupled``: its expected gradient, summed
+  over the enumerated samples, equals the true one to rounding; this is its
+  second-order accuracy), and about half as biased as straight-through on the
+  cubic toy. At ``tau = 2`` its midpoint ``(D + softmax(theta / 2)) / 2``
+  is no longer the one the accuracy argument uses, and it can be *more*
+  biased than straight-through (``polynomial``). It pays with a 2-4x larger
+  variance than straight-through at the same temperature.
+* Gumbel-Rao has the expectation of straight-through at the same
+  temperature (the same bias, within Monte Carlo error) and a lower
+  variance, by 10-45% here: it only removes the variance of the continuous
+  noise given the sample, and most of straight-through's variance comes from
+  the discrete sample itself. 10 samples give most of the gain of 100.
 """
 
 from __future__ import annotations
