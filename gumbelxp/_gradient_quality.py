@@ -57,13 +57,15 @@ deterministic given the seed, only ``us/grad`` depends on the machine):
   second-order accuracy), and about half as biased as straight-through on the
   cubic toy. At ``tau = 2`` its midpoint ``(D + softmax(theta / 2)) / 2``
   is no longer the one the accuracy argument uses, and it can be *more*
-  biased than straight-through (``polynomial``). It pays with a 2-4x larger
-  variance than straight-through at the same temperature.
+  biased than straight-through (``polynomial``). It pays with a larger
+  variance than straight-through at the same temperature (2-4x at
+  ``tau = 1``, more at ``tau = 2``, where straight-through's shrinks).
 * Gumbel-Rao has the expectation of straight-through at the same
   temperature (the same bias, within Monte Carlo error) and a lower
-  variance, by 10-45% here: it only removes the variance of the continuous
-  noise given the sample, and most of straight-through's variance comes from
-  the discrete sample itself. 10 samples give most of the gain of 100.
+  variance, by 5-47% here (most at low temperature): it only removes the
+  variance of the continuous noise given the sample, and the rest of
+  straight-through's variance comes from the discrete sample itself. 10
+  samples give most of the gain of 100.
 """
 
 from __future__ import annotations
