@@ -31,7 +31,7 @@ class StrictBackend(Backend):
     def portable_seed(self, rng: Any) -> int | None:
         return _NUMPY.portable_seed(rng)
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         np_dtype = np.float32 if dtype == xps.float32 else np.float64
         return xps.asarray(_NUMPY.uniform(rng, shape, np_dtype, None), device=device)
 

@@ -85,11 +85,13 @@ class Backend:
         stateless seed)."""
         raise NotImplementedError
 
-    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         """Uniform variates on the *open* interval (0, 1), of float ``dtype``
         (float32 or float64) on ``device``, from ``rng``: ``None`` (the
         framework's default source, seeded as its users expect), an ``int``
-        seed (a fresh generator) or a native generator (advanced)."""
+        seed (a fresh generator) or a native generator (advanced). ``like``
+        is the array they are for, or None (as for :meth:`portable_draw`)."""
         raise NotImplementedError  # required
 
     def portable_seed(self, rng: Any) -> int | None:

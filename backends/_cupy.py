@@ -89,7 +89,7 @@ class CupyBackend(Backend):
         """An int seed is ``PortableRNG(seed)``: the fused kernels' stream."""
         return rng if isinstance(rng, int) else None
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         shape = tuple(shape)
         with _on(device):
             if rng is None:

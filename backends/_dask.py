@@ -251,7 +251,7 @@ class DaskBackend(Backend):
             rng = np.random.Generator(bitgen)  # shares, and advances, its state
         return int(rng.integers(0, 2**64, dtype=np.uint64))
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         raise NotImplementedError("on Dask every rng is drawn as a PortableRNG stream")
 
     def portable_draw(self, key, start, kind, shape, dtype, device, like):

@@ -22,16 +22,16 @@ def _is_tracer(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def _place(u: Any, device: Any) -> Any:
-    """``u`` on ``device``: a device, or a sharding (when its shape fits)."""
-    if device is None or _is_tracer(u):
+def _place(u: Any, device: Any, like: Any) -> Any:
+    """``u`` on ``device``, or laid out as ``like`` when that is spread over
+    several devices and has ``u``'s shape (else left for JAX to place, as it
+    places ``like + u``)."""
+    if _is_tracer(u):
         return u
-    if isinstance(device, jax.sharding.Sharding):
-        try:
-            device.shard_shape(u.shape)
-        except Exception:  # a sharding for another shape: leave u uncommitted
-            return u
-    return jax.device_put(u, device)
+    if device is None and like is not None and not _is_tracer(like) and len(
+            like.devices()) > 1 and tuple(like.shape) == tuple(u.shape):
+        device = like.sharding
+    return u if device is None else jax.device_put(u, device)
 
 
 class JaxBackend(Backend):
@@ -52,7 +52,7 @@ class JaxBackend(Backend):
         # legacy raw keys: uint32[..., 2] from jax.random.PRNGKey
         return obj.dtype == jnp.uint32 and obj.ndim >= 1 and obj.shape[-1] == 2
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         if rng is None:
             raise ValueError("JAX has no global random state: pass rng=jax.random.key(seed), "
                              "an int seed or gumbelxp.PortableRNG(seed)")
@@ -65,10 +65,11 @@ class JaxBackend(Backend):
         # the interval is open at both ends
         u = jax.random.uniform(rng, tuple(shape), dtype=dtype,
                                minval=jnp.finfo(dtype).tiny, maxval=1.0)
-        return _place(u, device)
+        return _place(u, device, like)
 
     def portable_draw(self, key, start, kind, shape, dtype, device, like):
-        return _place(super().portable_draw(key, start, kind, shape, dtype, None, like), device)
+        return _place(super().portable_draw(key, start, kind, shape, dtype, None, like), device,
+                      like)
 
     def stop_gradient(self, x):
         return jax.lax.stop_gradient(x)
@@ -81,12 +82,13 @@ class JaxBackend(Backend):
         return not _is_tracer(x)
 
     def device(self, x):
-        """The input's device, or its sharding when it spans several devices;
-        None for a tracer."""
+        """The input's device; None for a tracer, or for an array spread over
+        several devices, whose layout JAX gives to what is combined with it
+        (and a draw for it takes, see ``_place``)."""
         if _is_tracer(x):
             return None
         devs = x.devices()
-        return next(iter(devs)) if len(devs) == 1 else x.sharding
+        return next(iter(devs)) if len(devs) == 1 else None
 
     def info(self) -> dict[str, Any]:
         return {"version": jax.__version__, "devices": [str(d) for d in jax.devices()]}

@@ -151,7 +151,7 @@ class NumpyBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, np.random.Generator)
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         return open_uniform(_native(rng), tuple(shape), dtype)
 
     def portable_seed(self, rng: Any) -> int | None:

@@ -178,7 +178,7 @@ class TensorflowBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, tf.random.Generator) or _is_stateless_seed(obj)
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         return _uniform(rng, list(shape), dtype, device)
 
     def stop_gradient(self, x):

@@ -110,7 +110,7 @@ class TorchBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, torch.Generator)
 
-    def uniform(self, rng, shape, dtype, device):
+    def uniform(self, rng, shape, dtype, device, like=None):
         return _uniform(rng, shape, dtype, device)
 
     def stop_gradient(self, x):

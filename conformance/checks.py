@@ -57,7 +57,9 @@ from .support import TOLERANCES, Target, float_dtypes, from_numpy, to_numpy
 
 SEED = 20240607
 CHECKS = ("bits", "uniform", "noise", "fwd_seed", "fwd_noise", "grad", "max", "topk",
-          "errors", "law")
+          "errors", "law",
+          # the relaxation family and the estimators: gumbelxp.conformance.checks_family
+          "family", "fam_grad")
 #: smallest p-value the law tests accept (fixed seeds: the outcome is deterministic)
 P_MIN = 1e-4
 
@@ -709,7 +711,18 @@ def run_backend(backend: str, dtypes: Iterable[str] | None = None) -> list[Resul
             results.extend(check_case(backend, dt, case))
         results.extend(check_error(backend, dt, name) for name in BAD_INPUTS)
         results.append(check_law(backend, dt))
+        results.extend(_family_results(backend, dt))
     return results
+
+
+# ---------------------------------------------------------------------------
+# the relaxation family and the estimators (their own module, imported here
+# lazily: it builds on this one)
+# ---------------------------------------------------------------------------
+def _family_results(backend: str, dtype: str) -> list[Result]:
+    from .checks_family import run_family
+
+    return run_family(backend, dtype)
 
 
 def _cell(rs: list[Result]) -> str:
@@ -778,7 +791,8 @@ def main(args: argparse.Namespace | None = None) -> int:
         if verbose:
             print(f"[{b}] {len(rs)} checks in {time.perf_counter() - t:.1f} s", flush=True)
     print("gumbelxp check: every backend against a NumPy float64 reference\n"
-          "cells: worst relative error (floored at atol/rtol; passes at <= rtol), "
+          "cells: worst relative error (floored at atol/rtol; passes at <= rtol; family: "
+          "<= 20 rtol; fam_grad, against finite differences: <= max(20 rtol, 1e-7)), "
           "checks passed, or the smallest p-value (passes at >= "
           f"{P_MIN:g})\n")
     print(Table(results).render())

@@ -131,3 +131,41 @@ def test_check_command_prints_the_matrix(capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert all(c in out for c in C.CHECKS) and "numpy" in out and "FAIL" not in out
+
+
+# -- the relaxation family and the estimators (gumbelxp.conformance.checks_family) ------
+from gumbelxp.conformance import checks_family as F  # noqa: E402
+
+FAMILY_PARAMS = [(b, dt, c) for b, dt in BACKEND_DTYPES for c in F.FAMILY_CASES]
+
+
+@pytest.mark.parametrize("backend,dtype,case", FAMILY_PARAMS, ids=_ids(FAMILY_PARAMS))
+def test_family(backend, dtype, case):
+    """The value for the same PortableRNG seed (or inputs) against float64."""
+    _assert_ok([F.check_family(backend, dtype, case)])
+
+
+FAMILY_GRAD_PARAMS = [(b, dt, c) for b, dt, c in FAMILY_PARAMS
+                      if c.grad and C._backend(b).has("autograd")]
+
+
+@pytest.mark.parametrize("backend,dtype,case", FAMILY_GRAD_PARAMS, ids=_ids(FAMILY_GRAD_PARAMS))
+def test_family_grad(backend, dtype, case):
+    """Gradients against central differences of float64 references, or the
+    estimators' published backward formulas."""
+    _assert_ok([F.check_family_grad(backend, dtype, case)])
+
+
+def test_family_reference_detects_a_wrong_value():
+    """The family check fails for a perturbed implementation (the reference is
+    not vacuous)."""
+    import gumbelxp as gx
+
+    case = F.FAMILY_CASES_BY_NAME["log_softmax"]
+    original = gx.gumbel_log_softmax
+    try:
+        gx.gumbel_log_softmax = lambda *a, **k: original(*a, **k) * (1 + 1e-3)
+        r = F.check_family("numpy", "float64", case)
+    finally:
+        gx.gumbel_log_softmax = original
+    assert not r.ok and "outside" in r.detail

@@ -11,18 +11,34 @@ Importing gumbelxp imports no framework: the backend for an array is found
 from its type and loaded on first use.
 """
 
-from ._densities import relaxed_log_prob
+from ._densities import (
+    exp_relaxed_log_prob,
+    plackett_luce_log_prob,
+    relaxed_bernoulli_log_prob,
+    relaxed_log_prob,
+)
+from ._estimators import gumbel_rao, reinmax
 from ._philox import PortableRNG
+from ._relaxed import conditional_gumbel, gumbel_log_softmax, gumbel_sigmoid, relaxed_topk
 from ._sampling import gumbel, gumbel_max, gumbel_softmax, gumbel_topk, straight_through
 
 __version__ = "0.2.0"
 
 __all__ = [
     "PortableRNG",
+    "conditional_gumbel",
+    "exp_relaxed_log_prob",
     "gumbel",
+    "gumbel_log_softmax",
     "gumbel_max",
+    "gumbel_rao",
+    "gumbel_sigmoid",
     "gumbel_softmax",
     "gumbel_topk",
+    "plackett_luce_log_prob",
+    "reinmax",
+    "relaxed_bernoulli_log_prob",
     "relaxed_log_prob",
+    "relaxed_topk",
     "straight_through",
 ]

@@ -130,9 +130,16 @@ class Input:
     def device(self) -> Any:
         return self.be.device(self.x)
 
-    def result(self, y: Any) -> Any:
-        """``y`` in the input's dtype."""
-        return y if y.dtype == self.dtype else self.xp.astype(y, self.dtype)
+    def result(self, y: Any, log_space: bool = False) -> Any:
+        """``y`` in the input's dtype; in log space (``log_space``) a finite
+        value stays finite (clamped at the dtype's lowest), ``-inf`` stays
+        ``-inf``."""
+        if y.dtype == self.dtype:
+            return y
+        xp = self.xp
+        if log_space:
+            y = xp.where(y == -INF, y, xp.clip(y, min=float(xp.finfo(self.dtype).min)))
+        return xp.astype(y, self.dtype)
 
 
 def check_input(logits: Any, axis: Any, what: str = "logits") -> Input:
@@ -145,6 +152,28 @@ def check_input(logits: Any, axis: Any, what: str = "logits") -> Input:
         raise ValueError(f"axis {axis} of {what} has no categories (size 0)")
     x = logits if logits.dtype == wdt else xp.astype(logits, wdt)
     return Input(be, xp, be.whole_axis(x, axis), logits.dtype, wdt, shape, axis)
+
+
+def check_elementwise(logits: Any, what: str = "logits") -> Input:
+    """The input of an elementwise function (no categories' axis: ``axis``
+    is -1 for the record only)."""
+    be = backend_of(logits)
+    xp = be.namespace
+    wdt = work_dtype(xp, logits.dtype, what)
+    x = logits if logits.dtype == wdt else xp.astype(logits, wdt)
+    return Input(be, xp, x, logits.dtype, wdt, be.shape(logits), -1)
+
+
+def elementwise_tau(inp: Input, tau: Any) -> Any:
+    """``tau`` for an elementwise function: a checked number as a float, or
+    an array of the input's framework (broadcast elementwise)."""
+    if is_number(tau):
+        return positive_number(tau, "tau")
+    if tau is None or isinstance(tau, bool):
+        raise TypeError(f"tau must be a positive number or an array, got {tau!r}")
+    same_backend(inp.be, tau, "tau, if not a number,")
+    work_dtype(inp.xp, tau.dtype, "tau")
+    return inp.xp.astype(tau, inp.wdt)
 
 
 def tau_arg(inp: Input, tau: Any, shape: tuple[Any, ...] | None = None) -> Any:
@@ -242,13 +271,24 @@ def validate_logits(inp: Input, name: str = "logits") -> None:
         else "is all -inf (every category masked)"))
 
 
-def validate_tau(inp: Input, t: Any) -> None:
+def validate_elements(inp: Input, name: str = "logits") -> None:
+    """``validate=True`` for elementwise logits: ValueError naming the first
+    NaN or +inf."""
+    xp = inp.xp
+    validate_where(inp.be, xp, xp.isnan(inp.x) | (inp.x == INF), None, name,
+                   "is NaN or +inf (first bad element)")
+
+
+def validate_tau(inp: Input, t: Any, least: float = 0.0, strict: bool = True) -> None:
+    """An array ``tau``: ValueError unless finite and > ``least`` (>= unless
+    ``strict``) everywhere."""
     if isinstance(t, float):
         return
     xp = inp.xp
     require_concrete(inp.be, t)
-    if not bool(xp.all((t > 0) & (t < INF))):
-        raise ValueError("tau must be finite and > 0 everywhere")
+    ok = (t > least) if strict else (t >= least)
+    if not bool(xp.all(ok & (t < INF))):
+        raise ValueError(f"tau must be finite and {'>' if strict else '>='} {least:g} everywhere")
 
 
 def validate_where(be: Backend, xp: Any, bad: Any, axis: int | None, name: str,

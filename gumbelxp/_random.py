@@ -33,7 +33,7 @@ def draw(be: Backend, rng: Any, kind: str, shape: tuple[Any, ...], dtype: Any, d
     p = portable(be, rng)
     if p is not None:
         return p.draw_on(be, kind, shape, dtype, device, like)
-    u = be.uniform(rng, shape, dtype, device)
+    u = be.uniform(rng, shape, dtype, device, like)
     if kind == "uniform":
         return u
     xp = be.namespace

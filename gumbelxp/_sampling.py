@@ -9,10 +9,10 @@ and is the reference every fast path is tested against.
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
+from . import _ops as ops
 from ._checks import (
     Input,
     axis_arg,
@@ -34,76 +34,14 @@ from .backends import fast_path, resolve
 __all__ = ["gumbel", "gumbel_softmax", "gumbel_max", "gumbel_topk", "straight_through"]
 
 
-# ---------------------------------------------------------------------------
-# building blocks, shared with the relaxations and estimators
-# ---------------------------------------------------------------------------
-def shifted(inp: Input, s: Any) -> Any:
-    """``s - max(s)`` along the axis: <= 0, so nothing can overflow; the shift
-    carries no gradient (softmax does not depend on it). NaN exactly on the
-    slices that hold a NaN or +inf, or only -inf."""
-    xp = inp.xp
-    return s - inp.be.stop_gradient(xp.max(s, axis=inp.axis, keepdims=True))
-
-
-def divide_by_tau(inp: Input, z: Any, t: Any) -> Any:
-    """``z / t`` for scores ``z <= 0`` (shifted) and a checked ``t``, with no
-    NaN for any valid ``t``. A float so small that ``1 / t`` overflows gives
-    the limit ``t -> 0`` (``-inf`` below the maximum). An array ``t``, or a
-    float whose reciprocal is subnormal (compilers divide by multiplying
-    with the reciprocal, and may flush it to zero), never divides a ``-inf``,
-    so that a mask stays ``-inf`` and the gradient for ``t`` is not NaN."""
-    xp = inp.xp
-    if isinstance(t, float):
-        if t == 1.0:
-            return z
-        fi = xp.finfo(inp.wdt)
-        if t < float(fi.smallest_normal):
-            if 1.0 / t <= float(fi.max):
-                return z * (1.0 / t)
-            return xp.where(z < 0, xp.full_like(z, -math.inf), z)
-        if t < 1.0 / float(fi.smallest_normal):
-            return z / t
-    masked = z == -math.inf
-    return xp.where(masked, z, xp.where(masked, xp.zeros_like(z), z) / t)
-
-
-def softmax(inp: Input, z: Any) -> Any:
-    """``softmax(z)`` along the axis, for ``z`` already shifted (<= 0)."""
-    xp = inp.xp
-    e = xp.exp(z)
-    return e / xp.sum(e, axis=inp.axis, keepdims=True)
-
-
-def one_hot(inp: Input, idx: Any, dtype: Any = None) -> Any:
-    """Exactly one-hot along the axis of an input-shaped array: 1 where the
-    position equals ``idx`` (indices with the axis kept, size 1), else 0."""
-    xp, axis = inp.xp, inp.axis
-    n = inp.be.shape(inp.x)[axis]
-    shape = [1] * len(inp.shape)
-    shape[axis] = n
-    ar = xp.reshape(xp.arange(n, dtype=idx.dtype, device=inp.device), tuple(shape))
-    return xp.astype(idx == ar, inp.wdt if dtype is None else dtype)
-
-
-def straight_through_of(inp: Input, y: Any, y_hard: Any) -> Any:
-    """``y_hard`` forward, ``y``'s gradient backward: ``y_hard + (y -
-    stop_gradient(y))``, exactly ``y_hard`` in value (``y - y`` is 0) and
-    NaN where ``y`` is."""
-    return y_hard + (y - inp.be.stop_gradient(y))
-
-
-def argmax_one_hot(inp: Input, s: Any) -> Any:
-    """The exact one-hot of ``argmax(s)`` along the axis (ties: the first)."""
-    return one_hot(inp, inp.xp.argmax(s, axis=inp.axis, keepdims=True))
-
-
 def gumbel_softmax_generic(inp: Input, g: Any, t: Any, hard: bool) -> Any:
     """``softmax((x + g) / t)``, straight-through one-hot with ``hard`` (the
     argmax of ``x + g``, taken before dividing: a huge ``t`` would round the
     scores into ties)."""
-    s = shifted(inp, inp.x + g)
-    y = softmax(inp, divide_by_tau(inp, s, t))
-    return straight_through_of(inp, y, argmax_one_hot(inp, s)) if hard else y
+    be, ax = inp.be, inp.axis
+    s = ops.shifted(be, inp.x + g, ax)
+    y = ops.softmax(be, ops.divide_by_tau(be, s, t), ax)
+    return ops.straight_through(be, y, ops.argmax_one_hot(be, s, ax)) if hard else y
 
 
 # ---------------------------------------------------------------------------
@@ -401,7 +339,7 @@ def gumbel_topk(
     k = check_k(inp, k)
     if validate:
         validate_logits(inp)
-    return topk_indices(inp, inp.x + gumbel_noise(inp, rng, noise), k)
+    return ops.topk_indices(inp.be, inp.x + gumbel_noise(inp, rng, noise), k, inp.axis)
 
 
 def check_k(inp: Input, k: Any) -> int:
@@ -411,14 +349,6 @@ def check_k(inp: Input, k: Any) -> int:
     if isinstance(n, int) and not 1 <= k <= n:
         raise ValueError(f"k must be in 1..{n} (the size of axis {inp.axis}), got {k}")
     return int(k)
-
-
-def topk_indices(inp: Input, s: Any, k: int) -> Any:
-    """Indices of the ``k`` largest ``s`` along the axis, largest first."""
-    order = inp.xp.argsort(s, axis=inp.axis, descending=True, stable=True)
-    sl = [slice(None)] * len(inp.shape)
-    sl[inp.axis] = slice(0, k)
-    return order[tuple(sl)]
 
 
 def straight_through(y_soft: ArrayT, axis: int = -1, *, dim: int | None = None) -> ArrayT:
@@ -445,4 +375,5 @@ def straight_through(y_soft: ArrayT, axis: int = -1, *, dim: int | None = None) 
     array([0., 1., 0.])
     """
     inp = check_input(y_soft, axis_arg(axis, dim), "y_soft")
-    return inp.result(straight_through_of(inp, inp.x, argmax_one_hot(inp, inp.x)))
+    be, y = inp.be, inp.x
+    return inp.result(ops.straight_through(be, y, ops.argmax_one_hot(be, y, inp.axis)))
