@@ -212,7 +212,12 @@ _BACKENDS_HELP = ("comma-separated backend names, e.g. numpy,torch (default: eve
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="gumbelxp", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="gumbelxp",
+        description="Gumbel sampling and Gumbel-Softmax written once on the Python array API, "
+        "for NumPy, PyTorch, TensorFlow, JAX, CuPy, Dask and array-api-strict arrays. "
+        "Also run as: python -m gumbelxp.",
+        epilog="gumbelxp COMMAND --help explains the options of each command.")
     ap.add_argument("--version", action="version", version=f"gumbelxp {__version__}",
                     help="print gumbelxp's version and exit")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
