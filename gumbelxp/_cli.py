@@ -116,7 +116,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         if not args.no_gradients:
             bar.update("the gradient-quality benchmark")
-            records = _plot.gradient_records()
+            try:
+                records = _plot.gradient_records()
+            except Exception as e:  # the sweep is still worth drawing
+                print(f"gumbelxp demo: the gradient-quality benchmark failed, so the figure "
+                      f"leaves its panel out: {type(e).__name__}: {e}", file=sys.stderr)
         bar.update(f"drawing {args.plot}")
         _plot.draw(args.plot, _plot.sweep_data(args.draws, args.seed), records)
         bar.step()
@@ -185,8 +189,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 what += " and the estimators' gradient quality"
             elif args.no_gradients:
                 what += " (no gradient panel: --no-gradients)"
-            else:
+            elif records == []:
+                what += " (no gradient panel: its benchmark gave no records)"
+            elif _plot.gradient_run() is None:
                 what += " (no gradient panel: its benchmark is not installed)"
+            else:
+                what += " (no gradient panel: its benchmark failed, see above)"
             print(f"\nDrew {what} into {args.plot}")
         else:
             print("   gumbelxp demo --plot FILE draws it.")

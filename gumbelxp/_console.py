@@ -22,10 +22,14 @@ class Progress:
     On a terminal it redraws one line (``\\r``) with the fraction done, the
     elapsed time, an estimate of the time left and what runs now; elsewhere
     (a pipe, a log file, a test's capture) it writes a line at every tenth of
-    the way and one at the end, so that logs stay readable. ``enabled=False``
+    the way, at least every :attr:`QUIET_S` seconds, and one at the end, so
+    that logs stay readable. ``enabled=False``
     writes nothing. The stream is looked up at each write, so a redirected
     ``sys.stderr`` is honoured.
     """
+
+    #: off a terminal, the longest silence (seconds) between two lines
+    QUIET_S = 15.0
 
     def __init__(self, total: int, title: str = "", enabled: bool = True,
                  stream: TextIO | None = None) -> None:
@@ -36,6 +40,7 @@ class Progress:
         self._last_tenth = -1
         self._drawn = False
         self._what = ""
+        self._last_line = 0.0
 
     @property
     def stream(self) -> TextIO:
@@ -74,9 +79,9 @@ class Progress:
             self._drawn = True
         else:
             tenth = int(frac * 10)
-            if tenth == self._last_tenth:
+            if tenth == self._last_tenth and elapsed - self._last_line < self.QUIET_S:
                 return
-            self._last_tenth = tenth
+            self._last_tenth, self._last_line = tenth, elapsed
             self.stream.write(f"{head}{frac:4.0%} after {elapsed:.0f} s{eta}  {what}\n")
         self.stream.flush()
 

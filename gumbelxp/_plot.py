@@ -52,6 +52,15 @@ def _softmax(x: Sequence[float]) -> np.ndarray:
     return e / e.sum()
 
 
+def gradient_run() -> Callable[..., Any] | None:
+    """``gumbelxp.conformance.bench.gradients.run``, or None where that
+    benchmark is not installed."""
+    try:
+        return importlib.import_module(GRADIENTS_MODULE).run
+    except (ImportError, AttributeError):
+        return None
+
+
 def gradient_records(run: Callable[..., Any] | None = None) -> list[dict[str, Any]] | None:
     """The gradient-quality records of ``gumbelxp.conformance.bench.gradients.run()``
     (or of ``run``), or None where that benchmark is not installed. Each
@@ -59,9 +68,8 @@ def gradient_records(run: Callable[..., Any] | None = None) -> list[dict[str, An
     the true gradient) and ``variance`` (``cos`` / ``var`` are read too),
     and optionally ``samples`` and ``problem``."""
     if run is None:
-        try:
-            run = importlib.import_module(GRADIENTS_MODULE).run
-        except (ImportError, AttributeError):
+        run = gradient_run()
+        if run is None:
             return None
     kwargs: dict[str, Any] = {}
     try:

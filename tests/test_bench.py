@@ -130,3 +130,18 @@ def test_bench_cli_includes_the_dask_cluster_case(capsys):
     rec = json.loads(capsys.readouterr().out)["dask"]
     assert rec["draws"] == 40000 and rec["workers"] == 2
     assert rec["draws_per_s"] > 0 and rec["max_freq_error"] < 0.02
+
+
+def test_bench_cli_unknown_backend():
+    with pytest.raises(SystemExit, match="unknown backend 'nosuch'"):
+        main(["bench", "--backends", "numpy,nosuch", "-q"])
+
+
+def test_bench_cli_dask_without_dask_is_a_clear_error(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+    assert main(["bench", "--backends", "numpy", "--dask", "1e6", "-q"]) == 2
+    assert 'pip install "gumbelxp[dask]"' in capsys.readouterr().err

@@ -226,6 +226,24 @@ def test_plot_gradient_panel_reads_the_benchmark_records(tmp_path, monkeypatch, 
     assert "and the estimators' gradient quality" in capsys.readouterr().out
 
 
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib is not installed (the 'plot' extra)")
+def test_plot_a_failing_gradient_benchmark_leaves_its_panel_out(tmp_path, monkeypatch, capsys):
+    import types
+
+    def broken(progress=True):
+        raise RuntimeError("no autograd backend")
+
+    fake = types.ModuleType(_plot.GRADIENTS_MODULE)
+    fake.run = broken
+    monkeypatch.setitem(sys.modules, _plot.GRADIENTS_MODULE, fake)
+    png = tmp_path / "d.png"
+    assert main(["demo", "--backends", "numpy", "--draws", "2000", "--plot", str(png)]) == 0
+    cap = capsys.readouterr()
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert "leaves its panel out: RuntimeError: no autograd backend" in cap.err
+    assert "(no gradient panel: its benchmark failed, see above)" in cap.out
+
+
 def test_plot_gradient_records_absent_is_none(monkeypatch):
     monkeypatch.setitem(sys.modules, _plot.GRADIENTS_MODULE, None)  # import fails
     assert _plot.gradient_records() is None

@@ -475,7 +475,7 @@ def _grid(title: str, records: list[dict[str, Any]], shapes: list[tuple[int, ...
     mw = max([4] + [len(m) for g in groups.values() for m, _ in g])
     rw = max([9] + [len(ref) for g in groups.values() for _, ref in g])
     cells = {id(r): cell(r) for r in records}
-    cw = max([len(_shape_text(s)) for s in shapes] + [len(v) for v in cells.values()]) + 2
+    cw = max([len(_shape_text(s)) for s in shapes] + [len(v) for v in cells.values()]) + 1
     lines = [title]
     for (backend, variant, dtype), rows in groups.items():
         lines.append("")
@@ -504,14 +504,14 @@ def format_table(records: list[dict[str, Any]], repeats: int | None = None) -> s
     lines = _grid(f"Time: gumbelxp / reference, {rounds} (below 1: gumbelxp is faster)",
                   records, shapes, time_cell)
     if small:
-        lines.append(f"On {', '.join(_shape_text(s) for s in small)}: the time gumbelxp "
-                     "adds per call (+) or saves (-), in microseconds.")
+        lines += _wrap(f"On {', '.join(_shape_text(s) for s in small)}: the time gumbelxp "
+                       "adds per call (+) or saves (-), in microseconds.")
 
     def mem_cell(r: dict[str, Any]) -> str:
         a, b = r["gumbelxp_mem_x"], r["reference_mem_x"]
         if a is None or b is None:
             return "-"
-        return f"{a:.1f} / {b:.1f}"
+        return f"{a:.1f}/{b:.1f}"
 
     measured = [r for r in records if r["gumbelxp_mem_x"] is not None]
     notes = list(dict.fromkeys(r["memory_note"] for r in records
@@ -520,19 +520,24 @@ def format_table(records: list[dict[str, Any]], repeats: int | None = None) -> s
     if measured:
         lines += _grid("Memory: peak extra memory of one call in units of the input's size, "
                        "gumbelxp / reference", records, shapes, mem_cell)
-        methods = sorted({(r["backend"], r["memory_method"]) for r in measured})
         by_method: dict[str, list[str]] = {}
-        for b, m in methods:
+        for b, m in dict.fromkeys((r["backend"], r["memory_method"]) for r in measured):
             by_method.setdefault(m, []).append(b)
-        lines.append("Measured with " + "; ".join(
+        lines += _wrap("Measured with " + "; ".join(
             f"{m} ({', '.join(bs)})" for m, bs in by_method.items())
             + (": peak RSS is approximate (pages, the framework's caches); 0.0 is below "
                "what it shows." if "peak RSS" in by_method else "."))
         if notes:
-            lines.append("-: not measured: " + "; ".join(notes) + ".")
+            lines += _wrap("-: not measured: " + "; ".join(notes) + ".")
     else:
-        lines.append("Memory: not measured: " + ("; ".join(notes) or "no record") + ".")
+        lines += _wrap("Memory: not measured: " + ("; ".join(notes) or "no record") + ".")
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 100) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, break_on_hyphens=False)
 
 
 def machine() -> str:
@@ -590,13 +595,15 @@ def warn_if_busy(records: list[dict[str, Any]], threshold: float = BUSY_SPREAD) 
     busy = busy_cases(records, threshold)
     if not busy:
         return False
-    shown = ", ".join(f"{label} ({s:.0%})" for label, s in busy[:8])
-    more = f" and {len(busy) - 8} more" if len(busy) > 8 else ""
-    sys.stderr.write(
-        f"warning: the machine looks busy: in {len(busy)} cases the timings varied by more "
-        f"than {threshold:.0%} ({2 * threshold:.0%} up to {SMALL} elements) between rounds "
-        f"((max - min) / median): {shown}{more}. Their ratios are unreliable: rerun on a "
-        "quiet machine, or with more --repeats.\n")
+    lines = _wrap(
+        f"warning: the machine looks busy: in {len(busy)} cases the timings varied between "
+        f"rounds by more than {threshold:.0%} of their median ({2 * threshold:.0%} up to "
+        f"{SMALL} elements), so their ratios are unreliable; rerun on a quiet machine, or with "
+        "more --repeats. The largest spreads, (max - min) / median:")
+    lines += [f"  {label} ({s:.0%})" for label, s in busy[:8]]
+    if len(busy) > 8:
+        lines.append(f"  ... and {len(busy) - 8} more")
+    sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
     return True
 
@@ -604,7 +611,13 @@ def warn_if_busy(records: list[dict[str, Any]], threshold: float = BUSY_SPREAD) 
 def main(args: argparse.Namespace) -> int:
     backends = None
     if getattr(args, "backends", None):
+        from gumbelxp.backends import BACKEND_NAMES
+
         backends = [n.strip() for n in args.backends.split(",") if n.strip()]
+        unknown = [n for n in backends if n not in BACKEND_NAMES]
+        if unknown:
+            raise SystemExit(f"unknown backend {unknown[0]!r}; choose from "
+                             f"{', '.join(BACKEND_NAMES)}")
     as_json = bool(getattr(args, "json", False))
     quiet = bool(getattr(args, "quiet", False))
     draws = int(getattr(args, "dask", 0) or 0)
@@ -635,10 +648,9 @@ def main(args: argparse.Namespace) -> int:
         return 0
     print(f"gumbelxp bench on {machine()}\n")
     print(format_table(records, repeats))
-    skipped = [b for b in (backends or []) if b not in _CASES]
-    if skipped:
-        print(f"\nNo timing cases for {', '.join(skipped)}"
-              + (" (its cluster case runs with --dask N)" if "dask" in skipped else "") + ".")
+    others = [b for b in (backends or []) if b not in _CASES and b != "dask"]
+    if others:
+        print(f"\nNo timing cases for {', '.join(others)}.")
     if dask_rec is not None:
         from .dask import format_record
 
