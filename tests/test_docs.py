@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 DOCS_EXTRA = {"sphinx": "sphinx", "numpydoc": "numpydoc",
               "pydata_sphinx_theme": "pydata-sphinx-theme", "myst_parser": "myst-parser",
-              "keras": "keras"}
+              "keras": "keras", "jax": "jax"}
 MISSING = [pkg for mod, pkg in DOCS_EXTRA.items() if importlib.util.find_spec(mod) is None]
 needs_sphinx = pytest.mark.skipif(
     bool(MISSING), reason=f"the docs extra is not installed (missing {', '.join(MISSING)}): "
@@ -32,7 +32,7 @@ def _sphinx(builder, out):
     """``sphinx-build -W --keep-going -b builder docs out`` in a subprocess
     (a fresh environment: no cached pages)."""
     env = dict(os.environ)
-    env.pop("KERAS_BACKEND", None)  # the site's own choice (NumPy) for gumbelxp.keras
+    env.pop("KERAS_BACKEND", None)  # the site's own choice (JAX) for gumbelxp.keras
     return subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q",
                            "-b", builder, str(DOCS), str(out)],
                           capture_output=True, text=True, timeout=600, env=env)
