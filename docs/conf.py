@@ -60,6 +60,7 @@ doctest_default_flags = (doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 html_theme = "pydata_sphinx_theme"
 html_title = f"gumbelxp {release}"
 html_static_path = ["_static"]
+html_css_files = ["gumbelxp.css"]
 html_theme_options = {
     "github_url": "https://github.com/gumbelxp/gumbelxp",
     "navigation_with_keys": False,
