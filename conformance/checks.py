@@ -701,18 +701,36 @@ def check_law(backend: str, dtype: str) -> Result:
 # ---------------------------------------------------------------------------
 
 
+def backend_tasks(backend: str, dtypes: Iterable[str] | None = None
+                  ) -> list[tuple[str, Callable[[], list[Result]]]]:
+    """Every check on one backend as ``(label, run)`` steps, in order: the
+    unit of ``gumbelxp check``'s progress bar."""
+    tasks: list[tuple[str, Callable[[], list[Result]]]] = [
+        (f"{backend} bits", lambda: [check_bits(backend)])]
+    for dt in dtypes if dtypes is not None else dtypes_of(backend):
+        tasks.append((f"{backend} {dt} uniform", lambda dt=dt: [check_uniform(backend, dt)]))
+        tasks.append((f"{backend} {dt} noise", lambda dt=dt: [check_noise(backend, dt)]))
+        for case in CASES:
+            tasks.append((f"{backend} {dt} {case.name}",
+                          lambda dt=dt, case=case: check_case(backend, dt, case)))
+        tasks.append((f"{backend} {dt} errors",
+                      lambda dt=dt: [check_error(backend, dt, n) for n in BAD_INPUTS]))
+        tasks.append((f"{backend} {dt} law", lambda dt=dt: [check_law(backend, dt)]))
+        tasks.append((f"{backend} {dt} family", lambda dt=dt: _family_results(backend, dt)))
+    return tasks
+
+
 def run_backend(backend: str, dtypes: Iterable[str] | None = None) -> list[Result]:
     """Every check on one backend."""
-    results = [check_bits(backend)]
-    for dt in dtypes if dtypes is not None else dtypes_of(backend):
-        results.append(check_uniform(backend, dt))
-        results.append(check_noise(backend, dt))
-        for case in CASES:
-            results.extend(check_case(backend, dt, case))
-        results.extend(check_error(backend, dt, name) for name in BAD_INPUTS)
-        results.append(check_law(backend, dt))
-        results.extend(_family_results(backend, dt))
-    return results
+    return [r for _, run in backend_tasks(backend, dtypes) for r in run()]
+
+
+#: the widest table ``gumbelxp check`` prints; wider ones wrap into blocks
+TABLE_WIDTH = 100
+
+
+def _p_text(p: float) -> str:
+    return f"{p:.2f}" if p >= 0.01 else f"{p:.0e}"
 
 
 # ---------------------------------------------------------------------------
@@ -726,25 +744,28 @@ def _family_results(backend: str, dtype: str) -> list[Result]:
 
 
 def _cell(rs: list[Result]) -> str:
+    """At most 5 characters: the worst relative error, checks passed, the
+    smallest p-value, ``FAIL``, or ``-`` (not applicable)."""
     if not rs:
         return "-"
-    ok = all(r.ok for r in rs)
+    if not all(r.ok for r in rs):
+        return "FAIL"
     kind = rs[0].kind
     if kind == "p":
-        val = f"p={min(r.error for r in rs):.2g}"
-    elif kind == "count":
-        val = f"{sum(r.ok for r in rs)}/{len(rs)}"
-    else:
-        worst = max(r.error for r in rs)
-        val = "inf" if math.isinf(worst) else ("0" if worst == 0 else f"{worst:.1e}")
-    return f"{'ok' if ok else 'FAIL'} {val}"
+        return _p_text(min(r.error for r in rs))
+    if kind == "count":
+        return f"{len(rs)}/{len(rs)}"
+    worst = max(r.error for r in rs)
+    return "0" if worst == 0 else f"{worst:.0e}"
 
 
 @dataclass
 class Table:
+    """The results as rows (backend and dtype) by columns (checks)."""
+
     results: list[Result] = field(default_factory=list)
 
-    def render(self) -> str:
+    def render(self, width: int = TABLE_WIDTH) -> str:
         rows: dict[tuple[str, str], dict[str, list[Result]]] = {}
         bits: dict[str, list[Result]] = {}
         for r in self.results:
@@ -754,57 +775,119 @@ class Table:
                 rows.setdefault((r.backend, r.dtype), {}).setdefault(r.check, []).append(r)
         for (b, _), cells in rows.items():
             cells["bits"] = bits.get(b, [])
-        w0, w = 18, 11
-        head = f"{'backend':<{w0}}{'dtype':<10}{'rtol':<9}" + "".join(f"{c:<{w}}" for c in CHECKS)
-        lines = [head, "-" * len(head)]
-        for (b, dt), cells in rows.items():
-            rtol = TOLERANCES[dt][0]
-            lines.append(f"{b:<{w0}}{dt:<10}{rtol:<9.0e}"
-                         + "".join(f"{_cell(cells.get(c, [])):<{w}}" for c in CHECKS))
-        return "\n".join(lines)
+        seen = {c for cells in rows.values() for c in cells}
+        checks = list(CHECKS) + sorted(seen - set(CHECKS))
+        labels = [f"{b} {dt}" for b, dt in rows]
+        lw = max([len("backend dtype")] + [len(x) for x in labels]) + 1
+        columns = []
+        for c in checks:
+            cells = [_cell(r.get(c, [])) for r in rows.values()]
+            columns.append((c, cells, max([len(c)] + [len(x) for x in cells]) + 1))
+        blocks: list[list[tuple[str, list[str], int]]] = [[]]
+        for col in columns:
+            if blocks[-1] and lw + sum(w for *_, w in blocks[-1]) + col[2] > width:
+                blocks.append([])
+            blocks[-1].append(col)
+        out: list[str] = []
+        for block in blocks:
+            head = f"{'backend dtype':<{lw}}" + "".join(f"{c:>{w}}" for c, _, w in block)
+            out += ([""] if out else []) + [head, "-" * len(head)]
+            for i, label in enumerate(labels):
+                out.append(f"{label:<{lw}}" + "".join(f"{cells[i]:>{w}}"
+                                                      for _, cells, w in block))
+        return "\n".join(out)
+
+
+LEGEND = (
+    "A cell passes unless it says FAIL (failures are listed below the table):\n"
+    "  uniform, noise, fwd_seed, fwd_noise, grad: the worst relative error, which passes\n"
+    "    up to the dtype's rtol: " + ", ".join(f"{d} {t[0]:g}" for d, t in TOLERANCES.items())
+    + "\n"
+    "  bits, max, topk, errors: cases passed; law: the smallest p-value (passes at >= "
+    f"{P_MIN:g});\n"
+    "  family, fam_grad: the relaxations and estimators against float64 formulas (values),\n"
+    "    central differences or the published backward formulas (gradients); pass up to\n"
+    "    20 rtol (fam_grad: at least 1e-7);\n"
+    "  -: not applicable (grad needs autograd)."
+)
 
 
 def main(args: argparse.Namespace | None = None) -> int:
     """``gumbelxp check``: run every check on the installed (or named)
-    backends, print the matrix, return 1 if anything failed."""
+    backends with a progress bar on stderr, print the table, return 1 if
+    anything failed or a named backend cannot run.
+
+    Warnings that the checks provoke (bad inputs on purpose, float64 asked of
+    JAX without x64) are recorded rather than printed; ``verbose`` lists
+    them, with the time of each backend and every failure."""
+    from gumbelxp._console import Progress
+
     from .support import unavailable_reason
 
     names = getattr(args, "backends", None)
-    verbose = getattr(args, "verbose", False)
+    verbose = bool(getattr(args, "verbose", False))
+    quiet = bool(getattr(args, "quiet", False))
     if names:
         backends = [n.strip() for n in names.split(",") if n.strip()]
     else:
-        from .support import runnable_backends as selected_backends
+        from .support import runnable_backends
 
-        backends = selected_backends()
+        backends = runnable_backends()
     t0 = time.perf_counter()
     results: list[Result] = []
-    missing = []
-    for b in backends:
-        why = unavailable_reason(b)
-        if why:
-            missing.append(f"{b}: {why}")
-            continue
-        t = time.perf_counter()
-        rs = run_backend(b)
-        results.extend(rs)
-        if verbose:
-            print(f"[{b}] {len(rs)} checks in {time.perf_counter() - t:.1f} s", flush=True)
-    print("gumbelxp check: every backend against a NumPy float64 reference\n"
-          "cells: worst relative error (floored at atol/rtol; passes at <= rtol; family: "
-          "<= 20 rtol; fam_grad, against finite differences: <= max(20 rtol, 1e-7)), "
-          "checks passed, or the smallest p-value (passes at >= "
-          f"{P_MIN:g})\n")
+    missing: list[str] = []
+    timings: list[str] = []
+    # a first guess of the steps (4 dtypes each), corrected as each backend loads
+    guess = 1 + 4 * (len(CASES) + 4)
+    bar = Progress(len(backends) * (1 + guess), "gumbelxp check", enabled=not quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan: list[tuple[str, list[tuple[str, Callable[[], list[Result]]]]]] = []
+        for b in backends:
+            bar.update(f"loading {b}")
+            why = unavailable_reason(b)
+            tasks = [] if why else backend_tasks(b)
+            if why:
+                missing.append(f"{b}: {why}")
+            bar.add(len(tasks) - guess)
+            bar.step()
+            plan.append((b, tasks))
+        for b, tasks in plan:
+            t = time.perf_counter()
+            n = 0
+            for label, run in tasks:
+                bar.update(label)
+                rs = run()
+                n += len(rs)
+                results.extend(rs)
+                bar.step()
+            if tasks:
+                timings.append(f"{b}: {n} checks in {time.perf_counter() - t:.1f} s")
+    bar.close(f"{len(results)} checks")
+    print("gumbelxp check: every backend against a NumPy float64 reference\n")
     print(Table(results).render())
+    print()
+    print(LEGEND)
     failed = [r for r in results if not r.ok]
     print(f"\n{len(results) - len(failed)}/{len(results)} checks passed on "
           f"{len({r.backend for r in results})} backends in {time.perf_counter() - t0:.1f} s")
     for m in missing:
         print(f"not run: {m}")
+    if verbose:
+        print("\ntime per backend:")
+        for line in timings:
+            print(f"  {line}")
+        kinds = sorted({f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+                        for w in caught})
+        if kinds:
+            print(f"\n{len(caught)} warnings raised while checking (provoked by the checks; "
+                  f"{len(kinds)} kinds):")
+            for k in kinds:
+                print(f"  {k[:200]}")
     if failed:
         print(f"\n{len(failed)} failures:")
         for r in failed if verbose else failed[:25]:
             print(f"  {r.id}: {r.detail}")
         if not verbose and len(failed) > 25:
-            print(f"  ... and {len(failed) - 25} more (--verbose lists all)")
+            print(f"  ... and {len(failed) - 25} more (-v lists all)")
     return 1 if failed or missing else 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from typing import Any
 
@@ -118,7 +119,7 @@ def bench_dask(n_draws: int = 10**8, *, probs: tuple[float, ...] = (1.0, 2.0, 3.
 
     def say(msg: str) -> None:
         if progress:
-            print(f"[bench dask] {msg}", flush=True)
+            print(f"[bench dask] {msg}", file=sys.stderr, flush=True)
 
     k = len(probs)
     p = np.asarray(probs, dtype=np.float64)

@@ -11,21 +11,27 @@ the order rotating from round to round), after warm-up; the time of each is
 the median over the rounds, and ``ratio = gumbelxp / reference`` (below 1:
 gumbelxp is faster). Compare ratios, not absolute times, on a shared machine.
 
-References, each in the same mode as gumbelxp:
+References, each in the same mode as gumbelxp, named in the output as here:
 
 * PyTorch: ``torch.nn.functional.gumbel_softmax`` (eager).
-* NumPy: the best hand-written in-place version (``out=`` everywhere), and
-  the seeds' recipe ``-np.log(-np.log(rng.random(shape)))`` plus softmax.
-* JAX: ``jax.random.gumbel`` plus ``jax.nn.softmax``, both sides in ``jax.jit``.
-* TensorFlow: uniform, two logs and ``tf.nn.softmax``, both sides in
-  ``tf.function``.
+* NumPy: ``hand-written NumPy (in place)``, the fastest NumPy version we
+  could write (``out=`` everywhere; the Gumbel-max one-hot for ``hard``),
+  and ``-log(-log(rng.random())) + softmax``, the recipe as usually written.
+* JAX: ``jax.random.gumbel + jax.nn.softmax``, both sides in ``jax.jit``.
+* TensorFlow: ``-log(-log(gen.uniform())) + tf.nn.softmax`` (a
+  ``tf.random.Generator``), both sides in ``tf.function``.
 
 Peak extra memory of one call (output included) is measured after all the
-timings: with ``tracemalloc`` for NumPy (exact), and elsewhere as the peak
-resident set size above the current one (Linux: ``/proc/self/clear_refs``),
-with glibc told to return freed blocks to the system (``mallopt``), so it is
-approximate (page granularity, the framework's own caches); ``None`` where it
-cannot be measured. ``mem_x`` is the same in units of the input's size.
+timings: with ``tracemalloc`` for NumPy (exact, at every shape), elsewhere as
+the peak resident set size above the current one (Linux:
+``/proc/self/clear_refs``), with glibc told to return freed blocks to the
+system (``mallopt``): approximate (page granularity, the framework's own
+caches), so only from :data:`RSS_MIN_ELEMENTS` elements up. Where memory is
+not measured, the record's ``memory_note`` says why.
+
+A timing's spread is ``(max - min) / median`` over the rounds; a large one
+says something else was using the machine (:func:`busy_cases`), and
+``gumbelxp bench`` then warns on stderr.
 """
 
 from __future__ import annotations
@@ -40,24 +46,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gumbelxp.backends import installed_backends
-
 SHAPES: tuple[tuple[int, int], ...] = ((8, 16), (256, 1000), (4096, 1024), (64, 50257))
 MODES: tuple[str, ...] = ("soft", "hard", "hard_fwd_bwd")
 BENCH_BACKENDS: tuple[str, ...] = ("numpy", "torch", "jax", "tensorflow")
 #: wall time each timed sample aims for: tiny calls are looped that often
 _SAMPLE_S = 2e-3
-#: the per-call overhead goal on the smallest shape, microseconds
-OVERHEAD_GOAL_US = 20.0
+#: up to this many elements a call is timed for what it adds per call (us)
+SMALL = 1024
+#: a spread of the timings above this says the machine is busy (twice this
+#: for calls of at most SMALL elements, whose times jitter more)
+BUSY_SPREAD = 0.3
+#: the smallest input whose memory is measured through the resident set size
+RSS_MIN_ELEMENTS = 2**18
 
-
-def goal_for(backend: str, reference: str, mode: str) -> float:
-    """The issue's target for ``ratio`` (gumbelxp / reference)."""
-    if backend == "torch":
-        return 0.6 if mode == "hard_fwd_bwd" else 0.5
-    if backend == "numpy":
-        return 0.7 if reference.startswith("seeds") else 1.0
-    return 1.1
+REF_NUMPY_INPLACE = "hand-written NumPy (in place)"
+REF_NUMPY_RECIPE = "-log(-log(rng.random())) + softmax"
+REF_TORCH = "torch.nn.functional.gumbel_softmax"
+REF_JAX = "jax.random.gumbel + jax.nn.softmax"
+REF_TF = "-log(-log(gen.uniform())) + tf.nn.softmax"
 
 
 # ---------------------------------------------------------------------------
@@ -108,8 +114,8 @@ def _numpy_cases(shape, modes):
         hard = mode == "hard"
         yield Case("numpy", "eager", "float32", shape, mode,
                    lambda hard=hard: gx.gumbel_softmax(x, hard=hard, rng=gen),
-                   {"numpy in-place": lambda hard=hard: inplace(hard),
-                    "seeds' recipe": lambda hard=hard: seeds(hard)}, x.nbytes)
+                   {REF_NUMPY_INPLACE: lambda hard=hard: inplace(hard),
+                    REF_NUMPY_RECIPE: lambda hard=hard: seeds(hard)}, x.nbytes)
 
 
 def _torch_cases(shape, modes):
@@ -140,7 +146,7 @@ def _torch_cases(shape, modes):
                 def ref(x=x, hard=hard):
                     return F.gumbel_softmax(x, hard=hard)
             yield Case("torch", "eager", dtype, shape, mode, ours,
-                       {"F.gumbel_softmax": ref}, x.numel() * x.element_size())
+                       {REF_TORCH: ref}, x.numel() * x.element_size())
 
 
 def _jax_cases(shape, modes):
@@ -176,7 +182,7 @@ def _jax_cases(shape, modes):
                 jf = jax.jit(lambda x, k, f=f, hard=hard: f(x, k, hard))
                 fns.append(lambda jf=jf: jf(x, key).block_until_ready())
         yield Case("jax", "jit", "float32", shape, mode, fns[0],
-                   {"jax.random.gumbel + jax.nn.softmax": fns[1]}, x.size * 4)
+                   {REF_JAX: fns[1]}, x.size * 4)
 
 
 def _tensorflow_cases(shape, modes):
@@ -218,7 +224,7 @@ def _tensorflow_cases(shape, modes):
                 tf_f = tf.function(lambda x, f=f, hard=hard: f(x, hard))
                 fns.append(lambda tf_f=tf_f: tf_f(x).numpy())
         yield Case("tensorflow", "tf.function", "float32", shape, mode, fns[0],
-                   {"hand-written tf.nn.softmax": fns[1]}, int(x.shape.num_elements()) * 4)
+                   {REF_TF: fns[1]}, int(x.shape.num_elements()) * 4)
 
 
 _CASES = {"numpy": _numpy_cases, "torch": _torch_cases, "jax": _jax_cases,
@@ -236,9 +242,10 @@ def _loops(f: Callable[[], Any]) -> int:
     return max(1, min(2000, int(_SAMPLE_S / max(dt, 1e-7))))
 
 
-def time_interleaved(fns: list[Callable[[], Any]], repeats: int, warmup: int = 2) -> list[float]:
-    """Median seconds per call of each of ``fns``, measured round by round
-    (each round calls every function once, in an order that rotates)."""
+def time_rounds(fns: list[Callable[[], Any]], repeats: int,
+                warmup: int = 2) -> list[list[float]]:
+    """Seconds per call of each of ``fns`` in every round (each round calls
+    every function once, in an order that rotates), after ``warmup`` rounds."""
     for _ in range(warmup):
         for f in fns:
             f()
@@ -252,7 +259,18 @@ def time_interleaved(fns: list[Callable[[], Any]], repeats: int, warmup: int = 2
             for _ in range(n):
                 f()
             samples[i].append((time.perf_counter() - t0) / n)
-    return [statistics.median(s) for s in samples]
+    return samples
+
+
+def time_interleaved(fns: list[Callable[[], Any]], repeats: int, warmup: int = 2) -> list[float]:
+    """Median seconds per call of each of ``fns`` (see :func:`time_rounds`)."""
+    return [statistics.median(s) for s in time_rounds(fns, repeats, warmup)]
+
+
+def spread(samples: list[float]) -> float:
+    """``(max - min) / median`` of a timing's rounds (0 for one round)."""
+    med = statistics.median(samples)
+    return (max(samples) - min(samples)) / med if med > 0 else 0.0
 
 
 def _status_kb(field: str) -> int | None:
@@ -286,8 +304,9 @@ def _tune_malloc() -> bool:
     return True
 
 
-def peak_extra_bytes(f: Callable[[], Any], backend: str) -> int | None:
-    """Peak memory one call of ``f`` adds (its result included), or None."""
+def peak_extra_bytes(f: Callable[[], Any], backend: str) -> tuple[int | None, str | None]:
+    """Peak memory one call of ``f`` adds (its result included), and None;
+    or None and why it cannot be measured here."""
     f()  # warm: caches, compiled code
     gc.collect()
     if backend == "numpy":
@@ -300,33 +319,30 @@ def peak_extra_bytes(f: Callable[[], Any], backend: str) -> int | None:
         finally:
             tracemalloc.stop()
         del out
-        return peak
+        return peak, None
     if not _tune_malloc():
-        return None
+        return None, "glibc's mallopt is not available (not Linux with glibc)"
     rss = _status_kb("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")  # reset the peak RSS (VmHWM) to the current RSS
     except OSError:
-        return None
+        return None, "the peak resident set size cannot be reset (/proc/self/clear_refs)"
     out = f()
     hwm = _status_kb("VmHWM")
     del out
     if rss is None or hwm is None:
-        return None
-    return max(0, hwm - rss) * 1024
+        return None, "the resident set size cannot be read (/proc/self/status)"
+    return max(0, hwm - rss) * 1024, None
+
+
+def memory_method(backend: str) -> str:
+    return "tracemalloc" if backend == "numpy" else "peak RSS"
 
 
 # ---------------------------------------------------------------------------
 # running
 # ---------------------------------------------------------------------------
-def _progress(done: int, total: int, what: str) -> None:
-    width = 30
-    fill = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} {what:<48.48}")
-    sys.stderr.flush()
-
-
 def _available(names: list[str] | None) -> list[str]:
     from ..support import unavailable_reason
 
@@ -341,87 +357,187 @@ def run(backends: list[str] | None = None, shapes: list[tuple[int, ...]] | None 
 
     Record keys: ``backend``, ``variant`` (eager, jit, tf.function),
     ``dtype``, ``shape`` (tuple), ``mode`` (soft, hard, hard_fwd_bwd),
-    ``reference``, ``gumbelxp_us`` and ``reference_us`` (median
-    microseconds per call), ``ratio`` (gumbelxp / reference), ``overhead_us``
-    (their difference), ``goal`` (the target ratio) and ``met``,
+    ``reference`` (what gumbelxp is compared with, e.g.
+    ``torch.nn.functional.gumbel_softmax``), ``gumbelxp_us`` and
+    ``reference_us`` (median microseconds per call), ``ratio`` (gumbelxp /
+    reference), ``overhead_us`` (their difference), ``gumbelxp_spread`` and
+    ``reference_spread`` (``(max - min) / median`` over the rounds),
     ``gumbelxp_mem_x`` / ``reference_mem_x`` (peak extra memory in units of
     the input's size, or None) and ``gumbelxp_mem_bytes`` /
-    ``reference_mem_bytes``. A backend whose cases cannot be built (e.g. no
-    adapter yet) gets no records and a warning on stderr.
+    ``reference_mem_bytes``, ``memory_method`` (``tracemalloc`` or ``peak
+    RSS``) and ``memory_note`` (why memory was not measured, or None). A
+    backend whose cases cannot be built gets no records and a warning on
+    stderr. ``progress``: a progress bar on stderr.
     """
+    from gumbelxp._console import Progress
+
     shapes = [tuple(s) for s in (shapes or SHAPES)]
     modes = list(modes or MODES)
     for m in modes:
         if m not in MODES:
             raise ValueError(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
+    names = _available(backends)
+    bar = Progress(1, "gumbelxp bench", enabled=progress)
     cases: list[Case] = []
-    for name in _available(backends):
+    for name in names:
+        bar.update(f"loading {name}")
         try:
             for shape in shapes:
                 cases.extend(_CASES[name](shape, modes))
         except Exception as e:
             sys.stderr.write(f"bench: skipping {name}: {type(e).__name__}: {e}\n")
             cases = [c for c in cases if c.backend != name]
+    bar.add(len(cases) * (2 if memory else 1) - 1)
     records = []
-    steps = len(cases) * (2 if memory else 1)
-    for k, c in enumerate(cases):
-        what = f"{c.backend} {c.dtype} {'x'.join(map(str, c.shape))} {c.mode}"
-        if progress:
-            _progress(k, steps, what)
-        names = list(c.refs)
-        times = time_interleaved([c.ours] + [c.refs[n] for n in names], repeats)
-        for n, t in zip(names, times[1:], strict=True):
-            goal = goal_for(c.backend, n, c.mode)
-            ratio = times[0] / t
-            over = (times[0] - t) * 1e6
-            small = math.prod(c.shape) <= 1024
+    for c in cases:
+        bar.update(f"{c.backend} {c.dtype} {'x'.join(map(str, c.shape))} {c.mode}")
+        refs = list(c.refs)
+        rounds = time_rounds([c.ours] + [c.refs[n] for n in refs], repeats)
+        mine = statistics.median(rounds[0])
+        for n, theirs in zip(refs, rounds[1:], strict=True):
+            t = statistics.median(theirs)
             records.append({
                 "backend": c.backend, "variant": c.variant, "dtype": c.dtype,
                 "shape": c.shape, "mode": c.mode, "reference": n,
-                "gumbelxp_us": times[0] * 1e6, "reference_us": t * 1e6,
-                "ratio": ratio, "overhead_us": over,
-                "goal": f"+{OVERHEAD_GOAL_US:g} us" if small else f"<= {goal}",
-                "met": over <= OVERHEAD_GOAL_US if small else ratio <= goal,
+                "gumbelxp_us": mine * 1e6, "reference_us": t * 1e6,
+                "ratio": mine / t, "overhead_us": (mine - t) * 1e6,
+                "gumbelxp_spread": spread(rounds[0]), "reference_spread": spread(theirs),
                 "gumbelxp_mem_bytes": None, "reference_mem_bytes": None,
                 "gumbelxp_mem_x": None, "reference_mem_x": None,
+                "memory_method": memory_method(c.backend),
+                "memory_note": "not measured (memory=False, --no-memory)",
             })
+        bar.step()
     if memory:  # after all timings: tuning malloc for it slows allocation
-        by_case = {}
+        by_case: dict[tuple, list[dict[str, Any]]] = {}
         for r in records:
             by_case.setdefault((r["backend"], r["dtype"], r["shape"], r["mode"]), []).append(r)
-        for k, c in enumerate(cases):
-            if progress:
-                _progress(len(cases) + k, steps, f"memory {c.backend} {c.mode}")
+        for c in cases:
+            bar.update(f"memory: {c.backend} {c.dtype} {'x'.join(map(str, c.shape))} {c.mode}")
             rs = by_case[(c.backend, c.dtype, c.shape, c.mode)]
-            if math.prod(c.shape) < 2**18:
-                continue  # below page-level resolution
-            mine = peak_extra_bytes(c.ours, c.backend)
+            if c.backend != "numpy" and math.prod(c.shape) < RSS_MIN_ELEMENTS:
+                for r in rs:
+                    r["memory_note"] = (f"below {RSS_MIN_ELEMENTS:,} elements: one call is "
+                                        "too small for the resident set size to show")
+                bar.step()
+                continue
+            mine_b, why = peak_extra_bytes(c.ours, c.backend)
             for r in rs:
-                theirs = peak_extra_bytes(c.refs[r["reference"]], c.backend)
-                r["gumbelxp_mem_bytes"], r["reference_mem_bytes"] = mine, theirs
-                r["gumbelxp_mem_x"] = None if mine is None else mine / c.nbytes
-                r["reference_mem_x"] = None if theirs is None else theirs / c.nbytes
-    if progress:
-        _progress(steps, steps, "done")
-        sys.stderr.write("\n")
+                theirs_b, why_ref = peak_extra_bytes(c.refs[r["reference"]], c.backend)
+                r["gumbelxp_mem_bytes"], r["reference_mem_bytes"] = mine_b, theirs_b
+                r["gumbelxp_mem_x"] = None if mine_b is None else mine_b / c.nbytes
+                r["reference_mem_x"] = None if theirs_b is None else theirs_b / c.nbytes
+                r["memory_note"] = why or why_ref
+            bar.step()
+    bar.close(f"{len(records)} comparisons")
     return records
 
 
-def format_table(records: list[dict[str, Any]]) -> str:
-    """The records as a Markdown table."""
-    def mem(v):
-        return "n/a" if v is None else f"{v:.1f}"
-
-    head = ("| backend | dtype | shape | mode | reference | gumbelxp us | reference us "
-            "| ratio | goal | met | mem x (gx / ref) |")
-    lines = [head, "|" + "---|" * 11]
+def busy_cases(records: list[dict[str, Any]],
+               threshold: float = BUSY_SPREAD) -> list[tuple[str, float]]:
+    """The cases whose timings spread more than ``threshold`` (twice that up
+    to :data:`SMALL` elements) between rounds, as ``(label, spread)``: a
+    sign that something else was using the machine."""
+    out: dict[str, float] = {}
     for r in records:
-        lines.append(
-            f"| {r['backend']} ({r['variant']}) | {r['dtype']} | {'x'.join(map(str, r['shape']))} "
-            f"| {r['mode']} | {r['reference']} | {r['gumbelxp_us']:.1f} | {r['reference_us']:.1f} "
-            f"| {r['ratio']:.2f} | {r['goal']} | {'yes' if r['met'] else 'NO'} "
-            f"| {mem(r['gumbelxp_mem_x'])} / {mem(r['reference_mem_x'])} |")
+        limit = threshold * (2 if math.prod(r["shape"]) <= SMALL else 1)
+        worst = max(r["gumbelxp_spread"], r["reference_spread"])
+        if worst > limit:
+            label = (f"{r['backend']} {r['dtype']} {'x'.join(map(str, r['shape']))} "
+                     f"{r['mode']}")
+            out[label] = max(out.get(label, 0.0), worst)
+    return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+# ---------------------------------------------------------------------------
+# output
+# ---------------------------------------------------------------------------
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _pivot(records: list[dict[str, Any]]) -> tuple[list[tuple[int, ...]], dict]:
+    """Shapes in order, and {(backend, variant, dtype): {(mode, reference):
+    {shape: record}}}."""
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in records))
+    groups: dict[tuple[str, str, str], dict[tuple[str, str], dict]] = {}
+    for r in records:
+        g = groups.setdefault((r["backend"], r["variant"], r["dtype"]), {})
+        g.setdefault((r["mode"], r["reference"]), {})[tuple(r["shape"])] = r
+    return shapes, groups
+
+
+def _grid(title: str, records: list[dict[str, Any]], shapes: list[tuple[int, ...]],
+          cell: Callable[[dict[str, Any]], str]) -> list[str]:
+    """One block per backend, variant and dtype; a row per mode and
+    reference; a column per shape."""
+    _, groups = _pivot(records)
+    mw = max([4] + [len(m) for g in groups.values() for m, _ in g])
+    rw = max([9] + [len(ref) for g in groups.values() for _, ref in g])
+    cells = {id(r): cell(r) for r in records}
+    cw = max([len(_shape_text(s)) for s in shapes] + [len(v) for v in cells.values()]) + 1
+    lines = [title]
+    for (backend, variant, dtype), rows in groups.items():
+        lines.append("")
+        lines.append(f"{f'{backend} {dtype}, {variant}':<{mw + rw + 4}}"
+                     + "".join(f"{_shape_text(s):>{cw}}" for s in shapes))
+        for (mode, ref), by_shape in rows.items():
+            lines.append(f"  {mode:<{mw}}  {ref:<{rw}}" + "".join(
+                f"{cells[id(by_shape[s])] if s in by_shape else '':>{cw}}" for s in shapes))
+    return lines
+
+
+def format_table(records: list[dict[str, Any]], repeats: int | None = None) -> str:
+    """The records as two plain-text tables: time ratios, then memory (with
+    the reason wherever it was not measured)."""
+    if not records:
+        return "no benchmark ran (no backend selected or installed)"
+    shapes, _ = _pivot(records)
+    rounds = f"median of {repeats} rounds" if repeats else "median over the rounds"
+    small = [s for s in shapes if math.prod(s) <= SMALL]
+
+    def time_cell(r: dict[str, Any]) -> str:
+        if math.prod(r["shape"]) <= SMALL:
+            return f"{r['overhead_us']:+.0f} us"
+        return f"{r['ratio']:.2f}"
+
+    lines = _grid(f"Time: gumbelxp / reference, {rounds} (below 1: gumbelxp is faster)",
+                  records, shapes, time_cell)
+    if small:
+        lines += _wrap(f"On {', '.join(_shape_text(s) for s in small)}: the time gumbelxp "
+                       "adds per call (+) or saves (-), in microseconds.")
+
+    def mem_cell(r: dict[str, Any]) -> str:
+        a, b = r["gumbelxp_mem_x"], r["reference_mem_x"]
+        if a is None or b is None:
+            return "-"
+        return f"{a:.1f}/{b:.1f}"
+
+    measured = [r for r in records if r["gumbelxp_mem_x"] is not None]
+    notes = list(dict.fromkeys(r["memory_note"] for r in records
+                               if r["gumbelxp_mem_x"] is None and r["memory_note"]))
+    lines.append("")
+    if measured:
+        lines += _grid("Memory: peak extra memory of one call in units of the input's size, "
+                       "gumbelxp / reference", records, shapes, mem_cell)
+        by_method: dict[str, list[str]] = {}
+        for b, m in dict.fromkeys((r["backend"], r["memory_method"]) for r in measured):
+            by_method.setdefault(m, []).append(b)
+        lines += _wrap("Measured with " + "; ".join(
+            f"{m} ({', '.join(bs)})" for m, bs in by_method.items())
+            + (": peak RSS is approximate (pages, the framework's caches); 0.0 is below "
+               "what it shows." if "peak RSS" in by_method else "."))
+        if notes:
+            lines += _wrap("-: not measured: " + "; ".join(notes) + ".")
+    else:
+        lines += _wrap("Memory: not measured: " + ("; ".join(notes) or "no record") + ".")
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 100) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, break_on_hyphens=False)
 
 
 def machine() -> str:
@@ -442,15 +558,27 @@ def machine() -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``bench`` options (the CLI's parser calls this)."""
-    p.add_argument("--shapes", help="comma-separated shapes, e.g. 8x16,4096x1024 "
-                   "(default: " + ",".join("x".join(map(str, s)) for s in SHAPES) + ")")
-    p.add_argument("--modes", help=f"comma-separated modes (default: {','.join(MODES)})")
-    p.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
-    p.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
-    p.add_argument("--json", action="store_true", help="print the records as JSON")
-    p.add_argument("--dask-draws", type=float, default=1e8,
-                   help="Gumbel-max samples for the Dask cluster case, run when dask is "
-                        "installed and selected (default 1e8; 0 skips it)")
+    p.add_argument("--shapes", metavar="SHAPES",
+                   help="comma-separated shapes of the logits, e.g. 8x16,4096x1024 (default: "
+                   + ",".join("x".join(map(str, s)) for s in SHAPES) + ")")
+    p.add_argument("--modes", metavar="MODES",
+                   help="comma-separated modes: soft (hard=False), hard (hard=True, "
+                   "forward only), hard_fwd_bwd (hard=True, forward and backward on the "
+                   f"autograd frameworks) (default: {','.join(MODES)})")
+    p.add_argument("--repeats", type=int, default=7, metavar="N",
+                   help="timed rounds per case; each time is the median over them "
+                   "(default: 7)")
+    p.add_argument("--no-memory", action="store_true",
+                   help="skip the memory measurements (faster)")
+    p.add_argument("--json", action="store_true",
+                   help="print the machine, the records and the Dask result as JSON "
+                   "instead of tables")
+    p.add_argument("--dask", type=float, default=0, metavar="N",
+                   help="also draw N Gumbel-max samples (e.g. 1e8: about 20 s) on a "
+                   "2-process Dask LocalCluster and compare with NumPy on one core; "
+                   "needs dask and distributed (default: off)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar on stderr")
 
 
 def _parse_shapes(arg: str | None) -> list[tuple[int, ...]] | None:
@@ -462,30 +590,72 @@ def _parse_shapes(arg: str | None) -> list[tuple[int, ...]] | None:
         raise SystemExit(f"bad --shapes {arg!r}: write e.g. 8x16,4096x1024") from None
 
 
+def warn_if_busy(records: list[dict[str, Any]], threshold: float = BUSY_SPREAD) -> bool:
+    """Write a warning to stderr if :func:`busy_cases` finds any; True if so."""
+    busy = busy_cases(records, threshold)
+    if not busy:
+        return False
+    lines = _wrap(
+        f"warning: the machine looks busy: in {len(busy)} cases the timings varied between "
+        f"rounds by more than {threshold:.0%} of their median ({2 * threshold:.0%} up to "
+        f"{SMALL} elements), so their ratios are unreliable; rerun on a quiet machine, or with "
+        "more --repeats. The largest spreads, (max - min) / median:")
+    lines += [f"  {label} ({s:.0%})" for label, s in busy[:8]]
+    if len(busy) > 8:
+        lines.append(f"  ... and {len(busy) - 8} more")
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+    return True
+
+
 def main(args: argparse.Namespace) -> int:
     backends = None
     if getattr(args, "backends", None):
+        from gumbelxp.backends import BACKEND_NAMES
+
         backends = [n.strip() for n in args.backends.split(",") if n.strip()]
+        unknown = [n for n in backends if n not in BACKEND_NAMES]
+        if unknown:
+            raise SystemExit(f"unknown backend {unknown[0]!r}; choose from "
+                             f"{', '.join(BACKEND_NAMES)}")
+    as_json = bool(getattr(args, "json", False))
+    quiet = bool(getattr(args, "quiet", False))
+    draws = int(getattr(args, "dask", 0) or 0)
     # The Dask cluster case first, while no other framework is imported:
     # worker processes inherit the parent's modules (825 MiB each with torch,
     # TensorFlow and JAX loaded, against 156 MiB without).
     dask_rec = None
-    draws = int(getattr(args, "dask_draws", 0) or 0)
-    if draws and "dask" in (backends or installed_backends()):
-        from .dask import bench_dask, format_record
+    if draws:
+        import importlib.util
 
-        dask_rec = bench_dask(draws, progress=not getattr(args, "json", False))
+        missing = [m for m in ("dask", "distributed") if importlib.util.find_spec(m) is None]
+        if missing:
+            sys.stderr.write(f"gumbelxp bench: error: --dask needs {' and '.join(missing)}: "
+                             'pip install "gumbelxp[dask]"\n')
+            return 2
+        from .dask import bench_dask
+
+        dask_rec = bench_dask(draws, progress=not (as_json or quiet))
     modes = getattr(args, "modes", None)
+    repeats = getattr(args, "repeats", 7)
     records = run(backends=backends, shapes=_parse_shapes(getattr(args, "shapes", None)),
                   modes=[m.strip() for m in modes.split(",")] if modes else None,
-                  repeats=getattr(args, "repeats", 7),
-                  memory=not getattr(args, "no_memory", False), progress=True)
-    if getattr(args, "json", False):
+                  repeats=repeats, memory=not getattr(args, "no_memory", False),
+                  progress=not quiet)
+    warn_if_busy(records)
+    if as_json:
         print(json.dumps({"machine": machine(), "records": records, "dask": dask_rec}, indent=1))
-    else:
-        print(f"machine: {machine()}")
-        print(format_table(records))
-        if dask_rec is not None:
-            print()
-            print(format_record(dask_rec))
+        return 0
+    print(f"gumbelxp bench on {machine()}\n")
+    print(format_table(records, repeats))
+    others = [b for b in (backends or []) if b not in _CASES and b != "dask"]
+    if others:
+        print(f"\nNo timing cases for {', '.join(others)}.")
+    if dask_rec is not None:
+        from .dask import format_record
+
+        print()
+        print(format_record(dask_rec))
+    elif backends is None or "dask" in backends:
+        print("\nThe Dask cluster case is off; --dask 1e8 runs it (about 20 s).")
     return 0
