@@ -181,11 +181,12 @@ GXP_HD gxp_arg gxp_arg_merge(gxp_arg a, gxp_arg b) { return gxp_arg_before(b, a)
 // The row's element j is stream word start + j. Thread tid of nt takes the
 // Philox blocks q = tid, tid + nt, ... of the row (block q covers elements
 // 4q - off .. 4q - off + 3, off = start % 4): one Philox call per 4 elements.
+// gxp_row_scores is that loop, once: it calls f(j, x[j] + g_j) for each of
+// the thread's elements; the passes below differ only in what f does.
 
-template <typename T>
-GXP_HD gxp_soft gxp_soft_pass1(const T* x, gxp_i64 n, gxp_u64 start, gxp_u32 k0, gxp_u32 k1,
-                               float it, int tid, int nt, float* cache) {
-  gxp_soft st = gxp_soft_init();
+template <typename T, typename F>
+GXP_HD void gxp_row_scores(const T* x, gxp_i64 n, gxp_u64 start, gxp_u32 k0, gxp_u32 k1,
+                           int tid, int nt, F f) {
   const gxp_u64 fb = start >> 2;
   const gxp_i64 off = (gxp_i64)(start & 3u);
   const gxp_i64 nb = (off + n + 3) >> 2;
@@ -195,13 +196,19 @@ GXP_HD gxp_soft gxp_soft_pass1(const T* x, gxp_i64 n, gxp_u64 start, gxp_u32 k0,
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
       const gxp_i64 j = 4 * q + l - off;
-      if (j >= 0 && j < n) {
-        const float v = gxp_ld(x, j) + gxp_gumbel_f32(w[l]);
-        if (cache) cache[j] = v;
-        gxp_soft_push(&st, v, it);
-      }
+      if (j >= 0 && j < n) f(j, gxp_ld(x, j) + gxp_gumbel_f32(w[l]));
     }
   }
+}
+
+template <typename T>
+GXP_HD gxp_soft gxp_soft_pass1(const T* x, gxp_i64 n, gxp_u64 start, gxp_u32 k0, gxp_u32 k1,
+                               float it, int tid, int nt, float* cache) {
+  gxp_soft st = gxp_soft_init();
+  gxp_row_scores(x, n, start, k0, k1, tid, nt, [&](gxp_i64 j, float v) {
+    if (cache) cache[j] = v;
+    gxp_soft_push(&st, v, it);
+  });
   return st;
 }
 
@@ -217,44 +224,21 @@ GXP_HD void gxp_soft_pass2(const T* x, T* y, gxp_i64 n, gxp_u64 start, gxp_u32 k
     for (gxp_i64 j = tid; j < n; j += nt) gxp_st(y, j, expf((cache[j] - st.m) * it) * inv);
     return;
   }
-  const gxp_u64 fb = start >> 2;
-  const gxp_i64 off = (gxp_i64)(start & 3u);
-  const gxp_i64 nb = (off + n + 3) >> 2;
-  for (gxp_i64 q = tid; q < nb; q += nt) {
-    gxp_u32 w[4];
-    gxp_philox(fb + (gxp_u64)q, k0, k1, w);
-#pragma unroll
-    for (int l = 0; l < 4; ++l) {
-      const gxp_i64 j = 4 * q + l - off;
-      if (j >= 0 && j < n) {
-        const float v = gxp_ld(x, j) + gxp_gumbel_f32(w[l]);
-        gxp_st(y, j, expf((v - st.m) * it) * inv);
-      }
-    }
-  }
+  gxp_row_scores(x, n, start, k0, k1, tid, nt, [&](gxp_i64 j, float v) {
+    gxp_st(y, j, expf((v - st.m) * it) * inv);
+  });
 }
 
 template <typename T>
 GXP_HD gxp_arg gxp_arg_pass1(const T* x, gxp_i64 n, gxp_u64 start, gxp_u32 k0, gxp_u32 k1,
                              int tid, int nt) {
   gxp_arg st = gxp_arg_init();
-  const gxp_u64 fb = start >> 2;
-  const gxp_i64 off = (gxp_i64)(start & 3u);
-  const gxp_i64 nb = (off + n + 3) >> 2;
-  for (gxp_i64 q = tid; q < nb; q += nt) {
-    gxp_u32 w[4];
-    gxp_philox(fb + (gxp_u64)q, k0, k1, w);
-#pragma unroll
-    for (int l = 0; l < 4; ++l) {
-      const gxp_i64 j = 4 * q + l - off;
-      if (j >= 0 && j < n) {
-        gxp_arg c;
-        c.v = gxp_ld(x, j) + gxp_gumbel_f32(w[l]);
-        c.i = j;
-        st = gxp_arg_merge(st, c);
-      }
-    }
-  }
+  gxp_row_scores(x, n, start, k0, k1, tid, nt, [&](gxp_i64 j, float v) {
+    gxp_arg c;
+    c.v = v;
+    c.i = j;
+    st = gxp_arg_merge(st, c);
+  });
   return st;
 }
 
