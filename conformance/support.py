@@ -91,7 +91,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         "`dask.array.Array` (lazy)", "array-api-compat", "a fresh Philox key",
         "`PortableRNG(seed)`", "NumPy/Dask `Generator` (draws a key)",
         compiled="lazy graph", half="float16 (computed in float32)",
-        tested="CI, 2-process cluster", features=frozenset({"float16", "lazy", "global_rng"})),
+        tested="CI, 2-process cluster", features=frozenset({"lazy", "global_rng"})),
 }
 
 #: the backend variants run besides the plain backends: id -> why

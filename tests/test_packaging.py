@@ -7,6 +7,7 @@ import doctest
 import importlib
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,23 @@ def test_wheel_layout(wheel):
     assert conformance <= shipped, conformance - shipped
     assert "gumbelxp/conformance/bench/speed.py" in names
     assert not any(n.startswith(("tests/", "backends/", "conformance/")) for n in names)
+
+
+@pytest.mark.slow
+def test_installed_wheel_imports_backends_and_conformance(wheel, tmp_path):
+    """From the wheel alone (no checkout on the path, no editable finder),
+    gumbelxp, gumbelxp.backends and gumbelxp.conformance import and run."""
+    target = tmp_path / "site"
+    wheel.extractall(target)  # a wheel is its installed tree
+    code = ("import gumbelxp, gumbelxp.backends as b, gumbelxp.conformance.checks as c, numpy as np;"
+            f"assert all(m.__file__.startswith({str(target)!r}) for m in (gumbelxp, b, c));"
+            "assert c.philox_ref(*c.KAT[0][:2]) == c.KAT[0][2];"
+            "print(gumbelxp.gumbel_softmax(np.zeros(3), rng=0).sum())")
+    env = dict(os.environ, PYTHONPATH=str(target))  # first on the path: before any install
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert abs(float(r.stdout.split()[-1]) - 1.0) < 1e-12
 
 
 @pytest.mark.slow
