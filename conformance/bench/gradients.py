@@ -195,7 +195,7 @@ def gradients(backend: str, problem: Problem, name: str, tau: float, n: int,
 
     be = Target(backend)
     xp = be.namespace
-    x = from_numpy(be, np.broadcast_to(problem.theta(), (n, problem.L, problem.K)), "float32")
+    x = from_numpy(be, np.tile(problem.theta(), (n, 1, 1)), "float32")
     p = {k: from_numpy(be, v, "float32") for k, v in problem.params().items()}
     ones = from_numpy(be, np.ones(n), "float32")
 
