@@ -104,3 +104,18 @@ def test_reinmax_is_exact_for_quadratic_f_at_tau_1(name):
                 assert bias < 1e-5, (pb.name, bias)
             else:
                 assert bias > 0.1, (pb.name, tau, bias)
+
+
+@pytest.mark.skipif(not AUTOGRAD, reason="no autograd backend selected")
+def test_bench_gradients_command(capsys, monkeypatch):
+    """``gumbelxp bench --gradients`` prints the table and the claims (a
+    small run: the command's own run is the same call with more rows)."""
+    from gumbelxp._cli import main
+
+    real = Q.run
+    monkeypatch.setattr(Q, "run", lambda **kw: real(
+        problems=Q.PROBLEMS[:1], taus=(1.0,), rao_samples=(10,), n=300, check_n=16, **kw))
+    assert main(["bench", "--gradients", "-q", "--backends", AUTOGRAD[0]]) == 0
+    out = capsys.readouterr().out
+    assert "reinmax" in out and "straight-through" in out and "gumbel-rao/10" in out
+    assert "holds:" in out or "DOES NOT HOLD:" in out
