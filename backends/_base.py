@@ -103,9 +103,13 @@ class Backend:
     def portable_draw(self, key: tuple[int, int], start: int, kind: str,
                       shape: tuple[int, ...], dtype: Any, device: Any, like: Any) -> Any:
         """Values of PortableRNG's stream ``key`` from word ``start`` on:
-        ``kind`` is ``"uniform"`` or ``"gumbel"`` (see :mod:`gumbelxp._philox`).
+        ``kind`` is ``"bits"`` (the words, in :attr:`philox_int`),
+        ``"uniform"`` or ``"gumbel"`` (see :func:`gumbelxp._philox.draw`).
         ``like`` is the array the values are for, or None: an adapter may
-        follow its layout (Dask: its chunks). Generic: computed whole."""
+        follow its layout (Dask: its chunks). Generic: the array-API Philox,
+        computed whole; an adapter that computes the same stream faster
+        overrides this (with :func:`gumbelxp._philox.draw_from`), the
+        generic version being its reference."""
         from gumbelxp._philox import draw
 
         xp = self.namespace

@@ -44,7 +44,8 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._philox import _block_words, gumbel_from_words, uniform_from_words, words, words_at
+from .._philox import _block_words, gumbel_from_words, uniform_from_words, words_at
+from . import _philox_numpy
 from ._base import Backend
 from ._numpy import default_generator  # rng=None: keys from NumPy's (fork-safe) generator
 
@@ -117,7 +118,7 @@ def iter_chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[in
         for r in range(first.size):
             for s in range(0, length, batch):
                 k = min(batch, length - s)
-                w = words(_np_xp(), np.uint64, None, key, int(w0[r]) + s, k)
+                w = _philox_numpy.philox_words(key, int(w0[r]) + s, k, threads=1)
                 e0 = r * m + s // per
                 yield e0, e0 + k // per, np.asarray(w).reshape(-1, per)
     else:
@@ -139,14 +140,17 @@ def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ..
 
 def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: str,
                 block_info: dict | None = None) -> np.ndarray:
-    """One chunk of a draw: Gumbel noise (``kind="gumbel"``) or uniforms."""
+    """One chunk of a draw: Gumbel noise, uniforms or the words (``kind``)."""
     info = block_info[None]
     dtype = np.dtype(dtype)
     out = np.empty(math.prod(info["chunk-shape"]), dtype=dtype)
     for e0, e1, w in iter_chunk_words(key, start, per, tuple(info["shape"]),
                                       list(info["array-location"])):
-        f = gumbel_from_words if kind == "gumbel" else uniform_from_words
-        out[e0:e1] = f(_np_xp(), w, dtype)
+        if kind == "bits":
+            out[e0:e1] = w[:, 0]
+        else:
+            f = gumbel_from_words if kind == "gumbel" else uniform_from_words
+            out[e0:e1] = f(_np_xp(), w, dtype)
     return out.reshape(info["chunk-shape"])
 
 
@@ -258,8 +262,8 @@ class DaskBackend(Backend):
         """Lazy values chunked like ``like`` (or automatically), each chunk
         computing only its own words."""
         shape = tuple(shape)
-        dtype = np.dtype(dtype)
-        per = 1 if dtype.itemsize <= 4 else 2
+        dtype = np.dtype(np.uint64 if kind == "bits" else dtype)
+        per = 1 if kind == "bits" or dtype.itemsize <= 4 else 2
         chunks = self._chunks(shape, dtype, like)
         return da.map_blocks(
             _draw_block, key, start, per, dtype.str, kind,

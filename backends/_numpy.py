@@ -8,12 +8,16 @@ each other's noise. A ``Generator`` is used as is, on any bit generator. An
 int seed means ``PortableRNG(seed)``, so a seeded NumPy result is the same
 on array-api-strict and on Dask at any chunking.
 
-Fast paths: ``gumbel_softmax`` and ``gumbel_max`` in place, for a native
-generator and a number ``tau``: one buffer of exponential variates
-``E = -log(u)`` becomes the scores ``x - log E = x + g`` (and at ``tau = 1``
-one log fewer: ``softmax(x + g) = exp(x - max x) / E``, normalised); the
-hard one-hot is the Gumbel-max one-hot, with no softmax. The generic
-functions of :mod:`gumbelxp` are their reference.
+PortableRNG's stream is computed in cache-sized batches
+(:mod:`._philox_numpy`), the generic Philox being its reference.
+
+Fast paths: ``gumbel_softmax`` and ``gumbel_max`` in place, for a number
+``tau``: one buffer of noise becomes the scores ``x + g`` (from a native
+generator as ``x - log E`` with ``E = -log(u)``, and at ``tau = 1`` one log
+fewer: ``softmax(x + g) = exp(x - max x) / E``, normalised; from a
+PortableRNG its batched stream); the hard one-hot is the Gumbel-max one-hot,
+with no softmax. The generic functions of :mod:`gumbelxp` are their
+reference.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _philox_numpy
 from ._base import Backend
 
 _DEFAULT = np.random.default_rng()
@@ -95,48 +100,77 @@ def _log_exponential(gen: np.random.Generator, shape: tuple[int, ...], dtype: An
     return np.log(e, out=e)
 
 
-def _gumbel_max(x: np.ndarray, axis: int, keepdims: bool, rng: Any) -> Any:
+def _portable(rng: Any) -> Any:
+    """The PortableRNG a checked ``rng`` stands for here (an int seed, or a
+    PortableRNG), or None."""
+    from gumbelxp._philox import PortableRNG
+
+    if isinstance(rng, int):
+        return PortableRNG(rng)
+    return rng if isinstance(rng, PortableRNG) else None
+
+
+def _scores(x: np.ndarray, rng: Any) -> np.ndarray | None:
+    """``x + g`` in a fresh buffer: ``g = -log E`` from a native generator
+    (``x - log E``), or PortableRNG's noise (its batched stream); None for
+    any other ``rng``."""
+    p = _portable(rng)
+    if p is not None:
+        s = p.draw_on(BACKEND, "gumbel", x.shape, x.dtype, None)
+        return np.add(s, x, out=s)
     gen = _native(rng)
     if gen is None:
         return None
-    r = _log_exponential(gen, x.shape, x.dtype)
-    return np.argmin(np.subtract(r, x, out=r), axis=axis, keepdims=keepdims)
+    s = _log_exponential(gen, x.shape, x.dtype)
+    return np.subtract(x, s, out=s)
+
+
+def _gumbel_max(x: np.ndarray, axis: int, keepdims: bool, rng: Any) -> Any:
+    s = _scores(x, rng)
+    return None if s is None else np.argmax(s, axis=axis, keepdims=keepdims)
+
+
+def _one_hot_of(s: np.ndarray, axis: int) -> np.ndarray:
+    """The exact one-hot of ``argmax(s)``, NaN on the slices whose maximum is
+    not finite (a NaN, +inf or only -inf logits)."""
+    idx = np.argmax(s, axis=axis, keepdims=True)
+    high = np.take_along_axis(s, idx, axis=axis)
+    y = np.zeros(s.shape, dtype=s.dtype)
+    if axis == y.ndim - 1:  # rows of a fresh C array: one fancy-index write
+        rows = y.reshape(-1, y.shape[-1])
+        rows[np.arange(rows.shape[0]), idx.reshape(-1)] = 1.0
+    else:
+        np.put_along_axis(y, idx, 1.0, axis=axis)
+    bad = ~np.isfinite(high)
+    if bad.any():
+        y[np.broadcast_to(bad, y.shape)] = np.nan
+    return y
 
 
 def _gumbel_softmax(x: np.ndarray, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
-    gen = _native(rng)
     fi = np.finfo(x.dtype)
-    if gen is None or not isinstance(tau, float) or not fi.smallest_normal <= tau <= fi.max:
+    if not isinstance(tau, float) or not fi.smallest_normal <= tau <= fi.max:
         return None
-    if hard:  # the Gumbel-max one-hot: argmin(log E - x) is argmax(x + g)
-        r = _log_exponential(gen, x.shape, x.dtype)
-        np.subtract(r, x, out=r)
-        idx = np.argmin(r, axis=axis, keepdims=True)
-        low = np.min(r, axis=axis, keepdims=True)
-        y = np.zeros(x.shape, dtype=x.dtype)
-        if axis == y.ndim - 1:  # rows of a fresh C array: one fancy-index write
-            rows = y.reshape(-1, y.shape[-1])
-            rows[np.arange(rows.shape[0]), idx.reshape(-1)] = 1.0
-        else:
-            np.put_along_axis(y, idx, 1.0, axis=axis)
-        bad = np.isnan(low - low)  # a NaN, +inf or only -inf logits: NaN slice
-        if bad.any():
-            y[np.broadcast_to(bad, y.shape)] = np.nan
-        return y
-    e = open_uniform(gen, x.shape, x.dtype)
-    np.log(e, out=e)
-    np.negative(e, out=e)  # E ~ Exp(1)
-    if tau == 1.0:  # softmax(x - log E) = exp(x - max x) / E, normalised
+    gen = _native(rng)
+    if gen is not None and tau == 1.0 and not hard:
+        # softmax(x - log E) = exp(x - max x) / E, normalised: one log fewer
+        e = open_uniform(gen, x.shape, x.dtype)
+        np.log(e, out=e)
+        np.negative(e, out=e)  # E ~ Exp(1)
         y = np.subtract(x, np.max(x, axis=axis, keepdims=True))
         np.exp(y, out=y)
         np.divide(y, e, out=y)
-    else:
-        np.log(e, out=e)
-        y = np.subtract(x, e, out=e)  # x + g
-        np.subtract(y, np.max(y, axis=axis, keepdims=True), out=y)
-        np.divide(y, tau, out=y)
-        np.exp(y, out=y)
-    return np.divide(y, np.sum(y, axis=axis, keepdims=True), out=y)
+        return np.divide(y, np.sum(y, axis=axis, keepdims=True), out=y)
+    s = _scores(x, rng)
+    if s is None:
+        return None
+    if hard:  # the Gumbel-max one-hot: no softmax needed
+        return _one_hot_of(s, axis)
+    np.subtract(s, np.max(s, axis=axis, keepdims=True), out=s)
+    if tau != 1.0:
+        np.divide(s, tau, out=s)
+    np.exp(s, out=s)
+    return np.divide(s, np.sum(s, axis=axis, keepdims=True), out=s)
 
 
 class NumpyBackend(Backend):
@@ -157,6 +191,14 @@ class NumpyBackend(Backend):
     def portable_seed(self, rng: Any) -> int | None:
         """An int seed is ``PortableRNG(seed)``, as on array-api-strict and Dask."""
         return rng if isinstance(rng, int) else None
+
+    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+        """The stream in cache-sized batches (:mod:`._philox_numpy`)."""
+        from gumbelxp._philox import draw_from
+
+        return draw_from(self.namespace, kind, shape, dtype,
+                         lambda n: _philox_numpy.philox_words(key, start, n).astype(np.uint64),
+                         lambda n: _philox_numpy.portable_noise(key, start, n, dtype))
 
     def device(self, x):
         return "cpu"  # NumPy's one device, as array_api_compat.device answers

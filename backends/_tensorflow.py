@@ -17,7 +17,9 @@ Random numbers (all on the open interval (0, 1)):
   inside ``tf.function`` and with ``jit_compile=True`` (TensorFlow's own
   float conversion differs under XLA when the seed is a runtime tensor);
 * a ``tf.random.Generator``: its ``uniform``; its state advances, also when
-  called inside ``tf.function``.
+  called inside ``tf.function``;
+* a PortableRNG: its stream, from TensorFlow's own Philox op with the key
+  and counter set to it (:func:`philox_words`).
 
 TensorFlow's uniforms are ``k * 2**-23`` (float32) or ``k * 2**-52``
 (float64), ``k >= 0``: the zero cell is moved to its midpoint.
@@ -63,6 +65,55 @@ def _no_autograph() -> None:
 
 
 _no_autograph()
+
+
+# ---------------------------------------------------------------------------
+# PortableRNG: TensorFlow's own Philox-4x32-10, driven to our stream
+# ---------------------------------------------------------------------------
+def philox_words(key: tuple[int, int], start: int, n: int) -> tf.Tensor:
+    """PortableRNG's words ``start .. start + n - 1`` as a uint32 tensor,
+    from TensorFlow's stateless Philox op (``StatelessRandomUniformFullIntV2``,
+    ``alg=1``): its key is the 64-bit seed (``k0`` its low half), its
+    128-bit counter the first block ``(b_lo, b_hi, 0, 0)``, and its output
+    word ``i`` is word ``i % 4`` of block ``counter + i // 4``: exactly our
+    stream, eagerly, in ``tf.function`` and under XLA, which implements the
+    op with the same layout (``tests/test_philox_fast.py`` checks all three
+    against the pure-Python reference, and the op against Random123's
+    vectors). XLA's version (TensorFlow 2.21) departs from Random123 for
+    some counters from 2**63 on; PortableRNG's block counters stay below
+    2**60."""
+    first = start // 4
+    off = start - 4 * first
+    w = tf.raw_ops.StatelessRandomUniformFullIntV2(
+        shape=tf.constant([off + n], tf.int64),
+        key=tf.constant([key[0] | key[1] << 32], tf.uint64),
+        counter=tf.constant([first, 0], tf.uint64), alg=1, dtype=tf.uint32)
+    return w[off:] if off else w
+
+
+def gumbel32_from_words(w: tf.Tensor) -> tf.Tensor:
+    """float32 Gumbel noise from uint32 words with the kernels of
+    :func:`gumbelxp._philox.gumbel_from_words` on TensorFlow (so the same
+    bits), in 10 ops instead of 15: ``-log(y)`` as ``xlogy(-1, y)`` (whose
+    kernel is ``-1 * log(y)``, exact), the top bit as the sign of an int32."""
+    wi = tf.bitcast(w, tf.int32)
+    r = tf.cast(tf.bitwise.bitwise_and(wi, 0x7FFFFFFF), tf.float32)
+    x = (r + 0.5) * 2.0**-32
+    m1 = tf.constant(-1.0, tf.float32)
+    e = tf.where(wi < 0, tf.math.xlog1py(m1, -x), tf.math.xlogy(m1, x))
+    return tf.math.xlogy(m1, e)
+
+
+def portable_noise(key: tuple[int, int], start: int, n: int, dtype: Any) -> tf.Tensor:
+    """``n`` Gumbel values of ``dtype`` (float32: one word each, float64: two)
+    from the words at ``start`` on, equal to ``gumbel_from_words`` on
+    TensorFlow bit for bit."""
+    if tf.as_dtype(dtype) == tf.float32:
+        return gumbel32_from_words(philox_words(key, start, n))
+    from .._philox import gumbel_from_words
+
+    w = tf.cast(philox_words(key, start, 2 * n), tf.int64)
+    return gumbel_from_words(BACKEND.namespace, tf.reshape(w, (n, 2)), tf.float64)
 
 
 def _is_stateless_seed(obj: Any) -> bool:
@@ -119,13 +170,19 @@ def _whole_nan(y: Any, axis: int) -> Any:
 def _gumbel_softmax(x: Any, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
     """TensorFlow's fused kernels (``tf.nn.softmax``, ``tf.one_hot``): a graph
     pays per op, so one kernel beats the generic expressions."""
-    if not (rng is None or isinstance(rng, int) or BACKEND.is_generator(rng)):
-        return None  # a PortableRNG: the generic path
+    from gumbelxp._philox import PortableRNG
+
     fi = np.finfo(x.dtype.as_numpy_dtype)
     if not isinstance(tau, float) or not float(fi.smallest_normal) <= tau <= float(fi.max):
         return None
-    u = _uniform(rng, tf.shape(x), x.dtype, BACKEND.device(x))
-    s = x - tf.math.log(-tf.math.log(u))  # x + g
+    if isinstance(rng, PortableRNG):
+        shape = BACKEND.shape(x)
+        if not all(isinstance(d, int) for d in shape):
+            return None  # the generic path says why it cannot
+        g = rng.draw_on(BACKEND, "gumbel", shape, x.dtype, BACKEND.device(x))
+    else:
+        g = -tf.math.log(-tf.math.log(_uniform(rng, tf.shape(x), x.dtype, BACKEND.device(x))))
+    s = x + g
     z = s
     if tau != 1.0:  # shifted first, so that no finite input overflows
         z = (s - tf.stop_gradient(tf.reduce_max(s, axis=axis, keepdims=True))) / tau
@@ -180,6 +237,15 @@ class TensorflowBackend(Backend):
 
     def uniform(self, rng, shape, dtype, device, like=None):
         return _uniform(rng, list(shape), dtype, device)
+
+    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+        """TensorFlow's own Philox op driven to the stream (:func:`philox_words`)."""
+        from gumbelxp._philox import draw_from
+
+        with tf.device(device) if device else contextlib.nullcontext():
+            return draw_from(self.namespace, kind, shape, dtype,
+                             lambda n: tf.cast(philox_words(key, start, n), tf.int64),
+                             lambda n: portable_noise(key, start, n, dtype))
 
     def stop_gradient(self, x):
         return tf.stop_gradient(x)

@@ -5,8 +5,12 @@ device's default generator (so ``torch.manual_seed`` makes runs repeat, and
 DataLoader workers, which PyTorch seeds apart, differ), an int seeds a fresh
 ``torch.Generator`` there, a ``torch.Generator`` must be on that device.
 
-Fast paths: ``gumbel_softmax`` and ``gumbel_max`` for a native generator and
-a number ``tau``. Without autograd they work in place on one buffer, as the
+PortableRNG on CPU tensors takes NumPy's batched Philox (the tensor shares
+the memory) and PyTorch's own logarithms; on CUDA, and while
+``torch.compile`` or ``torch.jit`` traces, the generic path.
+
+Fast paths: ``gumbel_softmax`` and ``gumbel_max`` for a native generator or a
+PortableRNG and a number ``tau``. Without autograd they work in place on one buffer, as the
 NumPy adapter does; under autograd they use the fused ``torch.softmax``,
 whose backward pass is cheaper than the generic expressions'. The generic
 functions of :mod:`gumbelxp` are their reference.
@@ -16,8 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
+from . import _philox_numpy
 from ._base import Backend
 
 
@@ -31,6 +37,91 @@ def _resolve_device(device: Any) -> torch.device:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
     return device
+
+
+# ---------------------------------------------------------------------------
+# PortableRNG on CPU tensors: NumPy's batched Philox, PyTorch's transform
+# ---------------------------------------------------------------------------
+def _cpu_fast_path(device: Any) -> bool:
+    """Whether PortableRNG may take the batched CPU path: a CPU tensor, eager
+    (``torch.compile`` and ``torch.jit`` trace the generic path instead)."""
+    if _resolve_device(device).type != "cpu":
+        return False
+    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    if compiling is not None and compiling():
+        return False
+    return not torch.jit.is_tracing()
+
+
+def philox_words_cpu(key: tuple[int, int], start: int, n: int) -> torch.Tensor:
+    """PortableRNG's words ``start .. start + n - 1`` as an int64 CPU tensor
+    (``PortableRNG.words``' values): NumPy's batched Philox, whose arithmetic
+    PyTorch's int64 ops (no unsigned 32-bit multiply-high, dispatch per op)
+    do 3x slower. CPU tensors share memory with NumPy: nothing is copied."""
+    return torch.from_numpy(_philox_numpy.philox_words(key, start, n)).to(torch.int64)
+
+
+def gumbel32_from_words_cpu(w: np.ndarray, out: np.ndarray) -> None:
+    """float32 Gumbel noise of the uint32 words ``w`` into ``out`` (float32,
+    same size; it may be ``w``'s own memory), equal bit for bit to
+    :func:`gumbelxp._philox.gumbel_from_words` on PyTorch: its three
+    logarithms are PyTorch's ``log``, ``log1p``, ``log`` (MKL's on CPU),
+    each one call on the whole draw; the rest is exact (integer ops,
+    ``+ 0.5``, a power-of-two scale, negations, a bitwise select by the top
+    bit), done by NumPy in cache-sized pieces on the same memory.
+
+    One call per logarithm matters: PyTorch splits each of these ops over
+    its intra-op threads from 2048 elements on, and every split is a
+    parallel region that waits for all its threads; on a machine whose
+    cores are busy a region can wait a whole scheduler time slice, so the
+    thousands of regions of a piece-by-piece transform made a draw 50x
+    slower (measured), where three regions cost what the framework's own
+    sampler pays."""
+    n = w.size
+    wi = w.view(np.int32)
+    x = np.empty(n, np.float32)
+    nx = np.empty(n, np.float32)
+
+    def prepare(i: int, j: int) -> None:  # x = ((w & 0x7fffffff) + 0.5) * 2**-32 and -x
+        b = x[i:j]
+        np.copyto(b, np.bitwise_and(wi[i:j], 0x7FFFFFFF), casting="unsafe")  # exact rounding
+        np.add(b, 0.5, out=b)
+        np.multiply(b, 2.0**-32, out=b)
+        np.negative(b, out=nx[i:j])
+
+    def select(i: int, j: int) -> None:  # x = E = -(top bit ? log1p(-x) : log(x))
+        mask = np.right_shift(wi[i:j], 31)  # -1 where the top bit is set, else 0
+        a, b = x[i:j].view(np.int32), nx[i:j].view(np.int32)
+        np.bitwise_xor(a, b, out=b)
+        np.bitwise_and(b, mask, out=b)
+        np.bitwise_xor(a, b, out=a)
+        np.negative(x[i:j], out=x[i:j])
+
+    xt, nxt = torch.from_numpy(x), torch.from_numpy(nx)
+    _philox_numpy.for_each_range(n, prepare)
+    torch.log(xt, out=xt)
+    nxt.log1p_()
+    _philox_numpy.for_each_range(n, select)
+    xt.log_()
+    _philox_numpy.for_each_range(n, lambda i, j: np.negative(x[i:j], out=out[i:j]))
+
+
+def portable_noise_cpu(key: tuple[int, int], start: int, n: int,
+                       dtype: torch.dtype) -> torch.Tensor:
+    """``n`` Gumbel values (float32: one word each, float64: two) from the
+    words at ``start`` on, equal bit for bit to ``gumbel_from_words`` on
+    PyTorch. float32: NumPy writes the words into the output's own memory,
+    :func:`gumbel32_from_words_cpu` turns them into noise there."""
+    from .._philox import gumbel_from_words
+
+    if dtype == torch.float64:
+        w = philox_words_cpu(key, start, 2 * n).reshape(n, 2)
+        return gumbel_from_words(BACKEND.namespace, w, torch.float64)
+    out = torch.empty(n, dtype=torch.float32)
+    o = out.numpy()
+    _philox_numpy.philox_words(key, start, n, out=o.view(np.uint32))
+    gumbel32_from_words_cpu(o.view(np.uint32), o)
+    return out
 
 
 def _needs_grad(*xs: Any) -> bool:
@@ -58,30 +149,40 @@ def _log_exponential(x: torch.Tensor, rng: Any) -> torch.Tensor:
     return _uniform(rng, x.shape, x.dtype, x.device).log_().neg_().log_()
 
 
+def _noise(x: torch.Tensor, rng: Any) -> torch.Tensor | None:
+    """Gumbel noise for ``x`` in a fresh tensor: ``-log E`` from a native
+    generator, or a PortableRNG's stream; None for any other ``rng``."""
+    from gumbelxp._philox import PortableRNG
+
+    if isinstance(rng, PortableRNG):
+        return rng.draw_on(BACKEND, "gumbel", tuple(x.shape), x.dtype, x.device)
+    return _log_exponential(x, rng).neg_() if _native(rng) else None
+
+
 def _gumbel_max(x: torch.Tensor, axis: int, keepdims: bool, rng: Any) -> Any:
-    if not _native(rng):
-        return None
-    return torch.argmin(_log_exponential(x, rng).sub_(x), dim=axis, keepdim=keepdims)
+    g = _noise(x, rng)
+    return None if g is None else torch.argmax(g.add_(x), dim=axis, keepdim=keepdims)
 
 
 def _gumbel_softmax(x: torch.Tensor, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
     fi = torch.finfo(x.dtype)
-    if not (_native(rng) and isinstance(tau, float) and fi.smallest_normal <= tau <= fi.max):
+    if not (isinstance(tau, float) and fi.smallest_normal <= tau <= fi.max):
+        return None
+    g = _noise(x, rng)
+    if g is None:
         return None
     if _needs_grad(x):
-        s = x - _log_exponential(x, rng)  # x + g
+        s = x + g
         y = torch.softmax((s - s.detach().amax(axis, keepdim=True)) / tau, axis)
         if not hard:
             return y
         y_hard = torch.zeros_like(y).scatter_(axis, s.detach().argmax(axis, keepdim=True), 1.0)
         return y_hard + (y - y.detach())
-    r = _log_exponential(x, rng)
-    if hard:  # the Gumbel-max one-hot: argmin(log E - x) is argmax(x + g)
-        r.sub_(x)
-        low, idx = torch.min(r, dim=axis, keepdim=True)
-        nan = low - low  # 0, or NaN on a slice with a NaN, +inf or only -inf logits
+    s = g.add_(x)  # x + g, in place
+    if hard:  # the Gumbel-max one-hot: no softmax needed
+        high, idx = torch.max(s, dim=axis, keepdim=True)
+        nan = high - high  # 0, or NaN on a slice with a NaN, +inf or only -inf logits
         return nan.expand(x.shape).clone().scatter_(axis, idx, nan + 1.0)
-    s = r.neg_().add_(x)  # x + g
     s.sub_(s.amax(axis, keepdim=True))
     if tau != 1.0:
         s.div_(tau)
@@ -112,6 +213,18 @@ class TorchBackend(Backend):
 
     def uniform(self, rng, shape, dtype, device, like=None):
         return _uniform(rng, shape, dtype, device)
+
+    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+        """On the CPU, eagerly: NumPy's batched Philox into the tensor's memory
+        (:mod:`._philox_numpy`), PyTorch's logs; else the generic path."""
+        if not _cpu_fast_path(device) or (kind != "bits" and dtype not in (
+                torch.float32, torch.float64)):
+            return super().portable_draw(key, start, kind, shape, dtype, device, like)
+        from gumbelxp._philox import draw_from
+
+        return draw_from(self.namespace, kind, shape, dtype,
+                         lambda n: philox_words_cpu(key, start, n),
+                         lambda n: portable_noise_cpu(key, start, n, dtype))
 
     def stop_gradient(self, x):
         return x.detach()

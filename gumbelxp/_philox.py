@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from .backends import resolve
@@ -177,10 +178,7 @@ class PortableRNG:
         """Raw 32-bit words of ``shape`` (held in the backend's Philox integer
         dtype), advancing the counter by their number."""
         be, device, _ = resolve(like, xp, device)
-        ns = be.namespace
-        n = math.prod(shape)
-        w = words(ns, getattr(ns, be.philox_int), device, self.key, self._take(n), n)
-        return ns.reshape(w, tuple(shape))
+        return self.draw_on(be, "bits", tuple(shape), None, device, like)
 
     def uniform(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
                 dtype: Any = None, device: Any = None) -> Any:
@@ -214,8 +212,9 @@ class PortableRNG:
 
     def draw_on(self, be: Any, kind: str, shape: tuple[Any, ...], dtype: Any, device: Any,
                 like: Any = None) -> Any:
-        """``kind`` (``"uniform"`` or ``"gumbel"``) values of ``shape`` in
-        float32 or float64 on backend ``be``, advancing the counter."""
+        """``kind`` (``"bits"``, ``"uniform"`` or ``"gumbel"``) values of
+        ``shape`` (float32 or float64 ``dtype`` but for bits) on backend
+        ``be``, advancing the counter by the words they take."""
         for d in shape:
             if not isinstance(d, int):
                 raise ValueError(
@@ -223,7 +222,8 @@ class PortableRNG:
                     "advance by an unknown amount); inside tf.function give an "
                     "input_signature with known dimensions, or use an int seed or a "
                     "native generator")
-        n = words_per_value(be.namespace, dtype) * math.prod(shape)
+        per = 1 if kind == "bits" else words_per_value(be.namespace, dtype)
+        n = per * math.prod(shape)
         return be.portable_draw(self.key, self._take(n), kind, shape, dtype, device, like)
 
 
@@ -291,15 +291,33 @@ def uniform_from_words(xp: Any, w: Any, dtype: Any) -> Any:
 
 def draw(xp: Any, int_dtype: Any, key: tuple[int, int], start: int, kind: str,
          shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
-    """``kind`` (``"uniform"`` or ``"gumbel"``) values of ``shape`` and float
-    ``dtype`` (float32 or float64) from the stream of ``key``, element ``i``
-    (C order) taking words ``start + per * i + j``, ``j < per`` (``per`` from
-    :func:`words_per_value`)."""
+    """``kind`` values of ``shape`` from the stream of ``key`` from word
+    ``start`` on: ``"bits"`` (the words, in ``int_dtype``), ``"uniform"`` or
+    ``"gumbel"`` (float ``dtype``, float32 or float64). Element ``i`` (C
+    order) takes words ``start + per * i + j``, ``j < per`` (``per`` from
+    :func:`words_per_value`; 1 for bits). The generic version, in the array
+    API: the reference of every adapter's faster one."""
+    return draw_from(xp, kind, shape, dtype,
+                     lambda n: words(xp, int_dtype, device, key, start, n))
+
+
+def draw_from(xp: Any, kind: str, shape: tuple[int, ...], dtype: Any,
+              stream: Callable[[int], Any],
+              noise: Callable[[int], Any] | None = None) -> Any:
+    """What :func:`draw` returns, from ``stream(n)``, the draw's first ``n``
+    words (a 1-D integer array), and optionally ``noise(n)``, ``n`` Gumbel
+    values computed another way with the same bits: an adapter's fast path
+    supplies these two and keeps this layout."""
     n = math.prod(shape)
-    per = words_per_value(xp, dtype)
-    w = xp.reshape(words(xp, int_dtype, device, key, start, per * n), (n, per))
-    f = gumbel_from_words if kind == "gumbel" else uniform_from_words
-    return xp.reshape(f(xp, w, dtype), tuple(shape))
+    if kind == "gumbel" and noise is not None:
+        out = noise(n)
+    elif kind == "bits":
+        out = stream(n)
+    else:
+        per = words_per_value(xp, dtype)
+        w = xp.reshape(stream(per * n), (n, per))
+        out = (gumbel_from_words if kind == "gumbel" else uniform_from_words)(xp, w, dtype)
+    return xp.reshape(out, tuple(shape))
 
 
 def gumbel_from_words(xp: Any, w: Any, dtype: Any) -> Any:

@@ -15,7 +15,7 @@ from gumbelxp._cli import main
 KEYS = {"backend", "variant", "dtype", "shape", "mode", "reference", "gumbelxp_us",
         "reference_us", "ratio", "overhead_us", "gumbelxp_spread", "reference_spread",
         "gumbelxp_mem_x", "reference_mem_x", "gumbelxp_mem_bytes", "reference_mem_bytes",
-        "memory_method", "memory_note"}
+        "memory_method", "memory_note", "portable_ratio"}
 #: what each framework's reference is called in the output
 REFERENCES = {
     "numpy": {"hand-written NumPy (in place)", "-log(-log(rng.random())) + softmax"},
@@ -38,6 +38,9 @@ def test_bench_records_structure():
         assert r["shape"] == (2, 3) and r["mode"] in MODES
         assert r["reference"] in REFERENCES[r["backend"]]
         assert math.isfinite(r["ratio"]) and r["ratio"] > 0
+        # the PortableRNG column: the same call with gx.PortableRNG, same rounds
+        assert math.isfinite(r["portable_ratio"]) and r["portable_ratio"] > 0
+    assert "PortableRNG: gumbelxp with gx.PortableRNG(0)" in format_table(records)
         assert r["gumbelxp_us"] > 0 and r["reference_us"] > 0
         assert r["gumbelxp_spread"] == 0 == r["reference_spread"]  # one round
         assert r["gumbelxp_mem_x"] is None and "--no-memory" in r["memory_note"]

@@ -262,3 +262,37 @@ def test_numpy_uniforms_by_bit_generator(bitgen, n):
         assert abs(g.mean() - np.euler_gamma) < 5 * np.sqrt(np.pi**2 / 6 / n)
         # the sample variance's sd: sigma^2 sqrt((kurtosis - 1) / n), Gumbel kurtosis 5.4
         assert abs(g.var() - np.pi**2 / 6) < 5 * np.pi**2 / 6 * np.sqrt(7.4 / n)
+
+
+# ---------------------------------------------------------------------------
+# the fast paths with PortableRNG: its stream, bit for bit, through any path
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", FAST)
+@SETTINGS
+@given(call=calls())
+def test_fast_paths_with_portable_rng_equal_generic_and_reference(name, call):
+    """The fast paths take PortableRNG's noise from the backend's fast stream;
+    the reference is the conformance suite's pure-Python Philox and noise
+    transform in float64."""
+    from gumbelxp.conformance.checks import noise_ref
+
+    shape, axis, tau, hard, dtype, mask, seed = call
+    t = Target(name)
+    x = logits_for(shape, axis, mask, seed)
+    xa = t.asarray(x, dtype)
+    fast = to_numpy(gx.gumbel_softmax(xa, tau, hard=hard, axis=axis, rng=gx.PortableRNG(seed)))
+    with generic_only():
+        generic = to_numpy(gx.gumbel_softmax(xa, tau, hard=hard, axis=axis,
+                                             rng=gx.PortableRNG(seed)))
+    g = noise_ref(seed, shape, dtype)
+    ref = ref_gumbel_softmax(x.astype(dtype), g, tau, hard, axis)
+    tol = TOLERANCES[dtype] if tau >= 0.1 else (1e-3, 1e-5)
+    keep = None
+    if hard:
+        keep = np.broadcast_to(np.expand_dims(~near_tie(x.astype(dtype), g, axis), axis), shape)
+    assert_same(fast, ref, tol, keep)
+    assert_same(generic, ref, tol, keep)
+    if mask != "bad":
+        idx = to_numpy(gx.gumbel_max(xa, axis=axis, rng=gx.PortableRNG(seed)))
+        ok = ~np.all(x == -np.inf, axis=axis) & ~near_tie(x.astype(dtype), g, axis)
+        np.testing.assert_array_equal(idx[ok], np.argmax(x.astype(dtype) + g, axis=axis)[ok])

@@ -70,11 +70,16 @@ REF_TF = "-log(-log(gen.uniform())) + tf.nn.softmax"
 # cases: (label, callable) pairs per backend, dtype, shape and mode
 # ---------------------------------------------------------------------------
 class Case:
+    """One timed case: ``ours`` (gumbelxp with the framework's own generator),
+    the references, and ``portable``: the same gumbelxp call with
+    ``gx.PortableRNG``, timed in the same rounds (the PortableRNG column)."""
+
     def __init__(self, backend: str, variant: str, dtype: str, shape: tuple, mode: str,
                  ours: Callable[[], Any], refs: dict[str, Callable[[], Any]],
-                 nbytes: int) -> None:
+                 nbytes: int, portable: Callable[[], Any] | None = None) -> None:
         self.backend, self.variant, self.dtype = backend, variant, dtype
         self.shape, self.mode, self.ours, self.refs, self.nbytes = shape, mode, ours, refs, nbytes
+        self.portable = portable
 
 
 def _numpy_cases(shape, modes):
@@ -115,7 +120,8 @@ def _numpy_cases(shape, modes):
         yield Case("numpy", "eager", "float32", shape, mode,
                    lambda hard=hard: gx.gumbel_softmax(x, hard=hard, rng=gen),
                    {REF_NUMPY_INPLACE: lambda hard=hard: inplace(hard),
-                    REF_NUMPY_RECIPE: lambda hard=hard: seeds(hard)}, x.nbytes)
+                    REF_NUMPY_RECIPE: lambda hard=hard: seeds(hard)}, x.nbytes,
+                   lambda hard=hard: gx.gumbel_softmax(x, hard=hard, rng=gx.PortableRNG(0)))
 
 
 def _torch_cases(shape, modes):
@@ -145,8 +151,15 @@ def _torch_cases(shape, modes):
 
                 def ref(x=x, hard=hard):
                     return F.gumbel_softmax(x, hard=hard)
+            if mode == "hard_fwd_bwd":
+                def portable(xg=xg, w=w):
+                    y = gx.gumbel_softmax(xg, hard=True, rng=gx.PortableRNG(0))
+                    return torch.autograd.grad(y, xg, w)[0]
+            else:
+                def portable(x=x, hard=hard):
+                    return gx.gumbel_softmax(x, hard=hard, rng=gx.PortableRNG(0))
             yield Case("torch", "eager", dtype, shape, mode, ours,
-                       {REF_TORCH: ref}, x.numel() * x.element_size())
+                       {REF_TORCH: ref}, x.numel() * x.element_size(), portable)
 
 
 def _jax_cases(shape, modes):
@@ -169,10 +182,13 @@ def _jax_cases(shape, modes):
     def ours_fn(x, k, hard):
         return gx.gumbel_softmax(x, hard=hard, rng=k)
 
+    def portable_fn(x, k, hard):  # the counter is read when jit traces: a fresh one
+        return gx.gumbel_softmax(x, hard=hard, rng=gx.PortableRNG(0))
+
     for mode in modes:
         hard = mode != "soft"
         fns = []
-        for f in (ours_fn, hand):
+        for f in (ours_fn, hand, portable_fn):
             if mode == "hard_fwd_bwd":
                 def g(x, k, w, f=f):
                     return jax.vjp(lambda x: f(x, k, True), x)[1](w)[0]
@@ -182,7 +198,7 @@ def _jax_cases(shape, modes):
                 jf = jax.jit(lambda x, k, f=f, hard=hard: f(x, k, hard))
                 fns.append(lambda jf=jf: jf(x, key).block_until_ready())
         yield Case("jax", "jit", "float32", shape, mode, fns[0],
-                   {REF_JAX: fns[1]}, x.size * 4)
+                   {REF_JAX: fns[1]}, x.size * 4, fns[2])
 
 
 def _tensorflow_cases(shape, modes):
@@ -208,10 +224,13 @@ def _tensorflow_cases(shape, modes):
     def ours_fn(x, hard):
         return gx.gumbel_softmax(x, hard=hard, rng=gen)
 
+    def portable_fn(x, hard):  # the counter is read when tf.function traces
+        return gx.gumbel_softmax(x, hard=hard, rng=gx.PortableRNG(0))
+
     for mode in modes:
         hard = mode != "soft"
         fns = []
-        for f in (ours_fn, hand):
+        for f in (ours_fn, hand, portable_fn):
             if mode == "hard_fwd_bwd":
                 @tf.function
                 def tf_f(x, w, f=f):
@@ -224,7 +243,7 @@ def _tensorflow_cases(shape, modes):
                 tf_f = tf.function(lambda x, f=f, hard=hard: f(x, hard))
                 fns.append(lambda tf_f=tf_f: tf_f(x).numpy())
         yield Case("tensorflow", "tf.function", "float32", shape, mode, fns[0],
-                   {REF_TF: fns[1]}, int(x.shape.num_elements()) * 4)
+                   {REF_TF: fns[1]}, int(x.shape.num_elements()) * 4, fns[2])
 
 
 _CASES = {"numpy": _numpy_cases, "torch": _torch_cases, "jax": _jax_cases,
@@ -392,9 +411,13 @@ def run(backends: list[str] | None = None, shapes: list[tuple[int, ...]] | None 
     for c in cases:
         bar.update(f"{c.backend} {c.dtype} {'x'.join(map(str, c.shape))} {c.mode}")
         refs = list(c.refs)
-        rounds = time_rounds([c.ours] + [c.refs[n] for n in refs], repeats)
+        extra = [c.portable] if c.portable is not None else []
+        rounds = time_rounds([c.ours] + [c.refs[n] for n in refs] + extra, repeats)
         mine = statistics.median(rounds[0])
-        for n, theirs in zip(refs, rounds[1:], strict=True):
+        portable_ratio = (statistics.median(p / o for p, o in zip(rounds[-1], rounds[0],
+                                                                   strict=True))
+                          if extra else None)
+        for n, theirs in zip(refs, rounds[1:1 + len(refs)], strict=True):
             t = statistics.median(theirs)
             records.append({
                 "backend": c.backend, "variant": c.variant, "dtype": c.dtype,
@@ -402,6 +425,7 @@ def run(backends: list[str] | None = None, shapes: list[tuple[int, ...]] | None 
                 "gumbelxp_us": mine * 1e6, "reference_us": t * 1e6,
                 "ratio": mine / t, "overhead_us": (mine - t) * 1e6,
                 "gumbelxp_spread": spread(rounds[0]), "reference_spread": spread(theirs),
+                "portable_ratio": portable_ratio,
                 "gumbelxp_mem_bytes": None, "reference_mem_bytes": None,
                 "gumbelxp_mem_x": None, "reference_mem_x": None,
                 "memory_method": memory_method(c.backend),
@@ -468,12 +492,12 @@ def _pivot(records: list[dict[str, Any]]) -> tuple[list[tuple[int, ...]], dict]:
 
 
 def _grid(title: str, records: list[dict[str, Any]], shapes: list[tuple[int, ...]],
-          cell: Callable[[dict[str, Any]], str]) -> list[str]:
+          cell: Callable[[dict[str, Any]], str], reference: bool = True) -> list[str]:
     """One block per backend, variant and dtype; a row per mode and
-    reference; a column per shape."""
+    reference (or per mode only); a column per shape."""
     _, groups = _pivot(records)
     mw = max([4] + [len(m) for g in groups.values() for m, _ in g])
-    rw = max([9] + [len(ref) for g in groups.values() for _, ref in g])
+    rw = max([9] + [len(ref) for g in groups.values() for _, ref in g]) if reference else -4
     cells = {id(r): cell(r) for r in records}
     cw = max([len(_shape_text(s)) for s in shapes] + [len(v) for v in cells.values()]) + 1
     lines = [title]
@@ -482,7 +506,7 @@ def _grid(title: str, records: list[dict[str, Any]], shapes: list[tuple[int, ...
         lines.append(f"{f'{backend} {dtype}, {variant}':<{mw + rw + 4}}"
                      + "".join(f"{_shape_text(s):>{cw}}" for s in shapes))
         for (mode, ref), by_shape in rows.items():
-            lines.append(f"  {mode:<{mw}}  {ref:<{rw}}" + "".join(
+            lines.append(f"  {mode:<{mw}}  {ref if reference else '':<{max(rw, 0)}}" + "".join(
                 f"{cells[id(by_shape[s])] if s in by_shape else '':>{cw}}" for s in shapes))
     return lines
 
@@ -506,6 +530,16 @@ def format_table(records: list[dict[str, Any]], repeats: int | None = None) -> s
     if small:
         lines += _wrap(f"On {', '.join(_shape_text(s) for s in small)}: the time gumbelxp "
                        "adds per call (+) or saves (-), in microseconds.")
+
+    firsts = [r for r in records if r["portable_ratio"] is not None
+              and r["reference"] == next(q["reference"] for q in records
+                                         if q["backend"] == r["backend"])]
+    if firsts:
+        lines.append("")
+        lines += _grid("PortableRNG: gumbelxp with gx.PortableRNG(0) / with the framework's "
+                       "own generator", firsts, shapes,
+                       lambda r: f"{r['portable_ratio']:.2f}", reference=False)
+        lines += _wrap("(the same rounds; the price of the same samples on every framework)")
 
     def mem_cell(r: dict[str, Any]) -> str:
         a, b = r["gumbelxp_mem_x"], r["reference_mem_x"]
