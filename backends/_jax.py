@@ -10,10 +10,12 @@ would be).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
+import jax.core
 import jax.numpy as jnp
+import numpy as np
 
 from ._base import Backend
 
@@ -31,7 +33,9 @@ def _place(u: Any, device: Any, like: Any) -> Any:
     if device is None and like is not None and not _is_tracer(like) and len(
             like.devices()) > 1 and tuple(like.shape) == tuple(u.shape):
         device = like.sharding
-    return u if device is None else jax.device_put(u, device)
+    if device is None:
+        return u
+    return jax.device_put(u, device)  # pyright: ignore[reportUnknownMemberType]  (JAX's annotation)
 
 
 class JaxBackend(Backend):
@@ -52,7 +56,8 @@ class JaxBackend(Backend):
         # legacy raw keys: uint32[..., 2] from jax.random.PRNGKey
         return obj.dtype == jnp.uint32 and obj.ndim >= 1 and obj.shape[-1] == 2
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         if rng is None:
             raise ValueError("JAX has no global random state: pass rng=jax.random.key(seed), "
                              "an int seed or gumbelxp.PortableRNG(seed)")
@@ -64,24 +69,25 @@ class JaxBackend(Backend):
         # jax.random.uniform draws from [minval, maxval): with minval = tiny
         # the interval is open at both ends
         u = jax.random.uniform(rng, tuple(shape), dtype=dtype,
-                               minval=jnp.finfo(dtype).tiny, maxval=1.0)
+                               minval=float(np.finfo(np.dtype(dtype)).tiny), maxval=1.0)
         return _place(u, device, like)
 
-    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+    def portable_draw(self, key: tuple[int, int], start: int, kind: str,
+                      shape: tuple[int, ...], dtype: Any, device: Any, like: Any) -> Any:
         return _place(super().portable_draw(key, start, kind, shape, dtype, None, like), device,
                       like)
 
-    def stop_gradient(self, x):
+    def stop_gradient(self, x: Any) -> Any:
         return jax.lax.stop_gradient(x)
 
-    def needs_grad(self, *xs):
+    def needs_grad(self, *xs: Any) -> bool:
         # a concrete array is never differentiated; a tracer may be
         return any(_is_tracer(x) for x in xs)
 
-    def is_concrete(self, x) -> bool:
+    def is_concrete(self, x: Any) -> bool:
         return not _is_tracer(x)
 
-    def device(self, x):
+    def device(self, x: Any) -> Any:
         """The input's device; None for a tracer, or for an array spread over
         several devices, whose layout JAX gives to what is combined with it
         (and a draw for it takes, see ``_place``)."""
@@ -91,7 +97,8 @@ class JaxBackend(Backend):
         return next(iter(devs)) if len(devs) == 1 else None
 
     def info(self) -> dict[str, Any]:
-        return {"version": jax.__version__, "devices": [str(d) for d in jax.devices()]}
+        devices = cast("list[object]", jax.devices())  # pyright: ignore[reportUnknownMemberType]  (JAX's annotation)
+        return {"version": jax.__version__, "devices": [str(d) for d in devices]}
 
 
 BACKEND = JaxBackend()

@@ -33,13 +33,19 @@ eagerly, or check the output for NaN. ``PortableRNG`` needs a static shape
 from __future__ import annotations
 
 import contextlib
+import importlib
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-import tensorflow as tf
+import tensorflow as _tensorflow
 
 from ._base import Backend
+
+#: TensorFlow ships no type information (no ``py.typed``; typeshed's partial
+#: stubs disagree with it), so both type checkers see it as ``Any`` here.
+tf: Any = _tensorflow
 
 _MASK = 0xFFFFFFFF
 
@@ -52,8 +58,7 @@ def _no_autograph() -> None:
     Python error into a graph one. Uses AutoGraph's internal rule list; if
     that moves, tracing still works (converted), only slower."""
     try:
-        from tensorflow.python.autograph.core import config
-
+        config: Any = importlib.import_module("tensorflow.python.autograph.core.config")
         rule = config.DoNotConvert("gumbelxp")
         if not any(getattr(r, "module_prefix", None) == "gumbelxp"
                    for r in config.CONVERSION_RULES):
@@ -67,8 +72,9 @@ _no_autograph()
 
 def _is_stateless_seed(obj: Any) -> bool:
     if isinstance(obj, (tuple, list)):
-        return len(obj) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in obj)
+        pair = cast("Sequence[Any]", obj)
+        return len(pair) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in pair)
     return (isinstance(obj, (tf.Tensor, tf.Variable)) and obj.dtype.is_integer
             and obj.shape.rank == 1 and obj.shape[0] == 2)
 
@@ -154,7 +160,7 @@ class TensorflowBackend(Backend):
 
         return _tf_namespace
 
-    def shape(self, x: Any) -> tuple:
+    def shape(self, x: Any) -> tuple[Any, ...]:
         """A tuple of ints; an unknown dimension (``tf.function`` with an
         ``input_signature`` of ``None`` entries) is a scalar int32 tensor
         from ``tf.shape``."""
@@ -178,16 +184,17 @@ class TensorflowBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, tf.random.Generator) or _is_stateless_seed(obj)
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         return _uniform(rng, list(shape), dtype, device)
 
-    def stop_gradient(self, x):
+    def stop_gradient(self, x: Any) -> Any:
         return tf.stop_gradient(x)
 
-    def needs_grad(self, *xs):
+    def needs_grad(self, *xs: Any) -> bool:
         return True  # a GradientTape may watch anything
 
-    def is_concrete(self, x) -> bool:
+    def is_concrete(self, x: Any) -> bool:
         """False while tracing (``tf.function`` graph mode)."""
         if not tf.executing_eagerly():
             return False

@@ -96,7 +96,8 @@ class _FInfo:
     def __init__(self, dtype: Any) -> None:
         import ml_dtypes  # a TensorFlow dependency; knows bfloat16
 
-        fi = ml_dtypes.finfo(dtype.as_numpy_dtype)
+        ml_finfo: Any = ml_dtypes.finfo  # unannotated there
+        fi = ml_finfo(dtype.as_numpy_dtype)
         self.dtype = dtype
         self.bits = builtins.int(fi.bits)
         self.eps = builtins.float(fi.eps)

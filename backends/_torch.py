@@ -27,10 +27,11 @@ def _resolve_device(device: Any) -> torch.device:
     if device is None:
         get = getattr(torch, "get_default_device", None)
         device = get() if get is not None else torch.empty(()).device
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
+    dev = torch.device(device)
+    # (torch's annotation says int, but "cuda" alone has no index)
+    if dev.type == "cuda" and dev.index is None:  # pyright: ignore[reportUnnecessaryComparison]
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
 
 
 def _needs_grad(*xs: Any) -> bool:
@@ -110,16 +111,17 @@ class TorchBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, torch.Generator)
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         return _uniform(rng, shape, dtype, device)
 
-    def stop_gradient(self, x):
+    def stop_gradient(self, x: Any) -> Any:
         return x.detach()
 
-    def needs_grad(self, *xs):
+    def needs_grad(self, *xs: Any) -> bool:
         return _needs_grad(*xs)
 
-    def device(self, x):
+    def device(self, x: Any) -> Any:
         return x.device  # what array_api_compat.device answers, without its type probes
 
     def info(self) -> dict[str, Any]:
