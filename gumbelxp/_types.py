@@ -3,8 +3,9 @@
 The functions are generic in the array type: ``ArrayT`` is bound by a
 protocol that every supported framework's array satisfies, so a type checker
 sees a ``torch.Tensor`` in give a ``torch.Tensor`` out (likewise for NumPy,
-JAX, CuPy, Dask and array-api-strict arrays; TensorFlow ships no type
-information, so its tensors are ``Any`` to a type checker, in and out). An
+JAX, Dask and array-api-strict arrays, and CuPy's as far as its own
+annotations go). TensorFlow ships no type information: its tensors are
+``Any`` to mypy, and ``tf.Tensor`` to pyright, which bundles stubs. An
 array created from nothing (:func:`gumbelxp.gumbel` without ``like``) is a
 NumPy array, or ``Any`` when the namespace is chosen by ``xp``.
 
