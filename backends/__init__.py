@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import importlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from types import ModuleType
 from typing import Any
 
@@ -69,7 +69,7 @@ def _load(name: str) -> Backend:
 
 def loaded_backends() -> list[Backend]:
     """Adapters whose framework is already imported (nothing new is imported)."""
-    out = []
+    out: list[Backend] = []
     for name, (_, root) in _ADAPTERS.items():
         if root in sys.modules:
             try:
@@ -79,7 +79,7 @@ def loaded_backends() -> list[Backend]:
     return out
 
 
-def backend_of(x: Any) -> Backend:
+def backend_of(x: object) -> Backend:
     """The adapter that owns array ``x``.
 
     Raises
@@ -103,7 +103,7 @@ def backend_of(x: Any) -> Backend:
     )
 
 
-def reject_unsupported(x: Any) -> None:
+def reject_unsupported(x: object) -> None:
     """TypeError for array types that look supported but are not: NumPy's
     ``matrix``, whose ``*`` and ``**`` are matrix products."""
     np = sys.modules.get("numpy")
@@ -197,7 +197,7 @@ def fast_path(be: Backend, name: str) -> Callable[..., Any] | None:
 
 
 @contextlib.contextmanager
-def generic_only() -> Iterator[None]:
+def generic_only() -> Generator[None, None, None]:
     """Within this context (thread, task), every call takes the generic path:
     the reference each fast path is compared with."""
     token = _GENERIC_ONLY.set(True)

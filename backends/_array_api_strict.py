@@ -31,11 +31,12 @@ class StrictBackend(Backend):
     def portable_seed(self, rng: Any) -> int | None:
         return _NUMPY.portable_seed(rng)
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         np_dtype = np.float32 if dtype == xps.float32 else np.float64
         return xps.asarray(_NUMPY.uniform(rng, shape, np_dtype, None), device=device)
 
-    def device(self, x):
+    def device(self, x: Any) -> Any:
         return x.device
 
 

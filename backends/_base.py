@@ -68,7 +68,8 @@ class Backend:
         """``x``'s device (None where it has none yet, e.g. while tracing)."""
         import array_api_compat
 
-        return array_api_compat.device(x)
+        # (its annotation names CuPy's array, unknown to pyright without CuPy)
+        return array_api_compat.device(x)  # pyright: ignore[reportUnknownMemberType]
 
     def shape(self, x: Any) -> tuple[Any, ...]:
         """``x``'s shape as a tuple; an entry may be symbolic while tracing."""

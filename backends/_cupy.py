@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import cupy
-
 from . import _cupy_kernels
 from ._base import Backend
 
+#: CuPy (ImportError without it); ``Any`` to type checkers: no type information
+cupy: Any = _cupy_kernels.cupy_module()
 
-def _on(device: Any):
+
+def _on(device: Any) -> Any:
     """A context making ``device`` current (no-op for None)."""
     if device is None:
         return contextlib.nullcontext()
@@ -35,7 +36,7 @@ def _on(device: Any):
     return device
 
 
-_open_unit_kernel = None
+_open_unit_kernel: Any = None
 
 
 def _open_unit(u: Any) -> Any:
@@ -89,7 +90,8 @@ class CupyBackend(Backend):
         """An int seed is ``PortableRNG(seed)``: the fused kernels' stream."""
         return rng if isinstance(rng, int) else None
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         shape = tuple(shape)
         with _on(device):
             if rng is None:
@@ -100,11 +102,11 @@ class CupyBackend(Backend):
                 u = rng.random(shape, dtype=dtype)
             return _open_unit(u)
 
-    def device(self, x):
+    def device(self, x: Any) -> Any:
         return x.device
 
     def info(self) -> dict[str, Any]:
-        out = []
+        out: list[str] = []
         for i in range(cupy.cuda.runtime.getDeviceCount()):
             name = cupy.cuda.runtime.getDeviceProperties(i)["name"]
             if isinstance(name, bytes):

@@ -417,6 +417,14 @@ def enabled() -> bool:
     return os.environ.get("GUMBELXP_CUPY_FUSED", "1").strip() not in ("0", "false", "no", "off")
 
 
+def cupy_module() -> Any:
+    """CuPy, imported where a kernel is used (importing this module needs no
+    GPU); ``Any`` to type checkers, as CuPy ships no type information."""
+    import cupy  # pyright: ignore[reportMissingImports]  (installed only with a GPU)
+
+    return cupy
+
+
 _modules: dict[int, Any] = {}
 _optin: dict[tuple[int, str], int] = {}
 
@@ -424,8 +432,7 @@ _optin: dict[tuple[int, str], int] = {}
 def module() -> Any:
     """The compiled :class:`cupy.RawModule` (compiled once; CuPy loads it per
     device and caches the binary on disk)."""
-    import cupy
-
+    cupy = cupy_module()
     mod = _modules.get(0)
     if mod is None:
         mod = cupy.RawModule(code=CUDA_SOURCE, options=NVRTC_OPTIONS)
@@ -436,8 +443,7 @@ def module() -> Any:
 def _cache_bytes(kernel: Any, nbytes: int) -> int:
     """Dynamic shared memory for a row cache of ``nbytes`` on the current
     device, or 0 if the row does not fit (pass 2 then recomputes the noise)."""
-    import cupy
-
+    cupy = cupy_module()
     if nbytes <= _DEFAULT_SMEM:
         return nbytes
     dev = cupy.cuda.Device().id
@@ -478,23 +484,21 @@ def _key_args(rng: Any, total: int) -> tuple[int, int, int, Any]:
     advanced by ``total`` words, as its generic draw would be. ``None``
     draws a fresh 64-bit key from CuPy's default generator of the current
     device, on the device (no host round trip)."""
-    import cupy
-
     from gumbelxp._philox import PortableRNG
 
+    cupy = cupy_module()
     if isinstance(rng, PortableRNG):
         k0, k1 = rng.key
-        return rng._take(total), k0, k1, None
+        # the kernel computes this generator's stream itself: it takes the words
+        return rng._take(total), k0, k1, None  # pyright: ignore[reportPrivateUsage]
     if isinstance(rng, int):
         return 0, rng & _MASK, (rng >> 32) & _MASK, None
     key = cupy.random.get_random_state().randint(0, 2**32, size=2, dtype=cupy.uint32)
     return 0, 0, 0, key
 
 
-def _launch_setup(x: Any, rng: Any):
-    import cupy
-
-    x = cupy.ascontiguousarray(x)
+def _launch_setup(x: Any, rng: Any) -> tuple[Any, int, int, int, int, int, Any, str]:
+    x = cupy_module().ascontiguousarray(x)
     n = int(x.shape[-1])
     rows = x.size // n
     start, k0, k1, key = _key_args(rng, x.size)
@@ -505,9 +509,9 @@ def _launch_setup(x: Any, rng: Any):
 def gumbel_softmax(x: Any, tau: float, hard: bool, rng: Any) -> Any:
     """Fused ``gumbel_softmax`` over the last axis of CuPy array ``x``
     (check :func:`applies` first). Same dtype, shape and device as ``x``."""
-    import cupy
     import numpy as np
 
+    cupy = cupy_module()
     with x.device:
         x, n, rows, start, k0, k1, key, suffix = _launch_setup(x, rng)
         y = cupy.empty_like(x)
@@ -533,9 +537,9 @@ def gumbel_softmax(x: Any, tau: float, hard: bool, rng: Any) -> Any:
 
 def gumbel_max(x: Any, keepdims: bool, rng: Any) -> Any:
     """Fused ``gumbel_max`` over the last axis: int64 indices."""
-    import cupy
     import numpy as np
 
+    cupy = cupy_module()
     with x.device:
         x, n, rows, start, k0, k1, key, suffix = _launch_setup(x, rng)
         out = cupy.empty(x.shape[:-1] + ((1,) if keepdims else ()), dtype=cupy.int64)
@@ -551,9 +555,9 @@ def gumbel_max(x: Any, keepdims: bool, rng: Any) -> Any:
 
 def _stream_kernel(name: str, dtype: Any, key: tuple[int, int], start: int, n: int,
                    device: Any = None) -> Any:
-    import cupy
     import numpy as np
 
+    cupy = cupy_module()
     dev = device if device is not None else cupy.cuda.Device()
     with dev:
         out = cupy.empty((n,), dtype=dtype)
@@ -567,20 +571,17 @@ def _stream_kernel(name: str, dtype: Any, key: tuple[int, int], start: int, n: i
 def philox_words(key: tuple[int, int], start: int, n: int, device: Any = None) -> Any:
     """Stream words ``start .. start + n - 1`` computed by the kernels'
     device Philox, as a uint32 CuPy array (for tests)."""
-    import cupy
-
+    cupy = cupy_module()
     return _stream_kernel("gxp_philox_words", cupy.uint32, key, start, n, device)
 
 
 def portable_uniform(key: tuple[int, int], start: int, n: int, device: Any = None) -> Any:
     """The device code's float32 uniforms of those words (for tests)."""
-    import cupy
-
+    cupy = cupy_module()
     return _stream_kernel("gxp_portable_uniform_f32", cupy.float32, key, start, n, device)
 
 
 def portable_noise(key: tuple[int, int], start: int, n: int, device: Any = None) -> Any:
     """The device code's float32 Gumbel noise of those words (for tests)."""
-    import cupy
-
+    cupy = cupy_module()
     return _stream_kernel("gxp_portable_noise_f32", cupy.float32, key, start, n, device)

@@ -35,19 +35,25 @@ bit-identical to NumPy's for every chunking.
 
 from __future__ import annotations
 
+import itertools
 import math
 import types
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-import dask
-import dask.array as da
+import dask as _dask
+import dask.array as _dask_array
 import numpy as np
 
-from .._philox import _block_words, gumbel_from_words, uniform_from_words, words_at
+from .._philox import block_words, gumbel_from_words, uniform_from_words, words_at
 from . import _philox_numpy
 from ._base import Backend
 from ._numpy import default_generator  # rng=None: keys from NumPy's (fork-safe) generator
+
+#: Dask's array functions are mostly unannotated: ``Any`` to type checkers
+dask: Any = _dask
+da: Any = _dask_array
 
 
 def _np_xp() -> Any:
@@ -75,7 +81,7 @@ def _runs_words(key: tuple[int, int], w0: np.ndarray, length: int) -> np.ndarray
         return np.asarray(words_at(_np_xp(), key, idx))
     nb = (length + 3) // 4 + 1
     blocks = (w0 >> np.uint64(2))[:, None] + np.arange(nb, dtype=np.uint64)
-    w = np.stack(_block_words(_np_xp(), key, blocks), axis=-1).reshape(w0.size, 4 * nb)
+    w = np.reshape(np.stack(block_words(_np_xp(), key, blocks), axis=-1), (w0.size, 4 * nb))
     off = (w0 & np.uint64(3)).astype(np.intp)
     if (off == off[0]).all():
         return w[:, off[0]:off[0] + length]
@@ -83,7 +89,8 @@ def _runs_words(key: tuple[int, int], w0: np.ndarray, length: int) -> np.ndarray
 
 
 def iter_chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ...],
-                     loc: list[tuple[int, int]], batch: int | None = None):
+                     loc: list[tuple[int, int]],
+                     batch: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
     """The stream words of one chunk's elements, in pieces: yields ``(e0, e1,
     w)`` with ``w`` of shape ``(e1 - e0, per)`` for the chunk's elements
     ``e0 .. e1 - 1`` in C order. Element ``i`` of the whole array (global flat
@@ -107,11 +114,11 @@ def iter_chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[in
     first = np.asarray(loc[j][0] * strides[j] if nd else 0, dtype=np.uint64)
     for a in range(j - 1, -1, -1):
         ar = np.arange(loc[a][0], loc[a][1], dtype=np.uint64) * np.uint64(strides[a])
-        first = np.add.outer(ar, first)
-    first = first.reshape(-1)
+        first = np.expand_dims(ar, tuple(range(1, first.ndim + 1))) + first  # outer sum
+    first = np.reshape(first, (-1,))
     m = n // first.size  # elements per run
     length = per * m  # words per run
-    w0 = np.uint64(start) + np.uint64(per) * first  # first word of each run
+    w0 = first * np.uint64(per) + np.uint64(start)  # first word of each run
     batch = BATCH_WORDS if batch is None else batch
     batch -= batch % per
     if length >= batch // 2 or first.size == 1:
@@ -120,12 +127,12 @@ def iter_chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[in
                 k = min(batch, length - s)
                 w = _philox_numpy.philox_words(key, int(w0[r]) + s, k, threads=1)
                 e0 = r * m + s // per
-                yield e0, e0 + k // per, np.asarray(w).reshape(-1, per)
+                yield e0, e0 + k // per, np.reshape(np.asarray(w), (-1, per))
     else:
         rb = batch // length
         for r in range(0, first.size, rb):
             w = _runs_words(key, w0[r:r + rb], length)
-            yield r * m, (r + w.shape[0]) * m, w.reshape(-1, per)
+            yield r * m, (r + w.shape[0]) * m, np.reshape(w, (-1, per))
 
 
 def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ...],
@@ -139,11 +146,14 @@ def chunk_words(key: tuple[int, int], start: int, per: int, shape: tuple[int, ..
 
 
 def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: str,
-                block_info: dict | None = None) -> np.ndarray:
+                block_info: dict[Any, Any] | None = None) -> np.ndarray:
     """One chunk of a draw: Gumbel noise, uniforms or the words (``kind``)."""
+    if block_info is None:
+        raise TypeError("_draw_block runs through da.map_blocks, which passes block_info")
     info = block_info[None]
+    chunk_shape: tuple[int, ...] = tuple(info["chunk-shape"])
     dtype = np.dtype(dtype)
-    out = np.empty(math.prod(info["chunk-shape"]), dtype=dtype)
+    out = np.empty(math.prod(chunk_shape), dtype=dtype)
     for e0, e1, w in iter_chunk_words(key, start, per, tuple(info["shape"]),
                                       list(info["array-location"])):
         if kind == "bits":
@@ -151,7 +161,7 @@ def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: st
         else:
             f = gumbel_from_words if kind == "gumbel" else uniform_from_words
             out[e0:e1] = f(_np_xp(), w, dtype)
-    return out.reshape(info["chunk-shape"])
+    return np.reshape(out, chunk_shape)
 
 
 def _no_unit_runs(chunks: tuple[tuple[int, ...], ...], axis: int,
@@ -166,7 +176,7 @@ def _no_unit_runs(chunks: tuple[tuple[int, ...], ...], axis: int,
     if math.prod(shape[a] for a in after) <= 1:
         return {}
     if not any(all(chunks[a][i] == 1 for a, i in zip(after, idx, strict=True))
-               for idx in np.ndindex(*(len(chunks[a]) for a in after))):
+               for idx in itertools.product(*(range(len(chunks[a])) for a in after))):
         return {}
     last = max(a for a in after if shape[a] > 1)
     merged: list[int] = []
@@ -200,10 +210,10 @@ class _Namespace(types.ModuleType):
         import array_api_compat.dask.array as base
 
         super().__init__(base.__name__)
-        self.__dict__.update({k: v for k, v in vars(base).items() if not k.startswith("__")})
-        self.__array_namespace_info__ = base.__array_namespace_info__
-        self.max = _empty_safe(base.max)
-        self.min = _empty_safe(base.min)
+        names = {k: v for k, v in vars(base).items() if not k.startswith("__")}
+        names["__array_namespace_info__"] = vars(base)["__array_namespace_info__"]
+        names["max"], names["min"] = _empty_safe(names["max"]), _empty_safe(names["min"])
+        self.__dict__.update(names)
 
 
 class DaskBackend(Backend):
@@ -219,23 +229,27 @@ class DaskBackend(Backend):
         return isinstance(x, da.Array)
 
     # -- layout --------------------------------------------------------------
-    def whole_axis(self, x, axis):
+    def whole_axis(self, x: Any, axis: int) -> Any:
         if not isinstance(x, da.Array):
             return x
-        spec = _no_unit_runs(x.chunks, axis, tuple(x.shape))
+        spec: dict[int, Any] = _no_unit_runs(x.chunks, axis, tuple(x.shape))
         if x.numblocks[axis] > 1:
             spec[axis] = -1
         return x.rechunk(spec) if spec else x
 
-    def _chunks(self, shape: tuple[int, ...], dtype: Any, like: Any = None) -> tuple:
+    def _chunks(self, shape: tuple[int, ...], dtype: Any,
+                like: Any = None) -> tuple[tuple[int, ...], ...]:
         """The chunks of a draw of ``shape``: ``like``'s if it is a Dask array of
         that shape, else Dask's automatic chunks."""
         if any(isinstance(s, float) and math.isnan(s) for s in shape):
             raise ValueError("cannot draw noise for a Dask array of unknown shape: "
                              "call .compute_chunk_sizes() on it first")
+        chunks: tuple[tuple[int, ...], ...]
         if isinstance(like, da.Array) and tuple(like.shape) == tuple(shape):
-            return like.chunks
-        return da.core.normalize_chunks("auto", tuple(shape), dtype=np.dtype(dtype))
+            chunks = like.chunks
+        else:
+            chunks = da.core.normalize_chunks("auto", tuple(shape), dtype=np.dtype(dtype))
+        return chunks
 
     # -- random numbers ------------------------------------------------------
     def is_generator(self, obj: Any) -> bool:
@@ -255,10 +269,12 @@ class DaskBackend(Backend):
             rng = np.random.Generator(bitgen)  # shares, and advances, its state
         return int(rng.integers(0, 2**64, dtype=np.uint64))
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         raise NotImplementedError("on Dask every rng is drawn as a PortableRNG stream")
 
-    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+    def portable_draw(self, key: tuple[int, int], start: int, kind: str,
+                      shape: tuple[int, ...], dtype: Any, device: Any, like: Any) -> Any:
         """Lazy values chunked like ``like`` (or automatically), each chunk
         computing only its own words."""
         shape = tuple(shape)

@@ -22,21 +22,22 @@ reference.
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from . import _philox_numpy
 from ._base import Backend
 
-_DEFAULT = np.random.default_rng()
+_default = np.random.default_rng()
 
 
 def _reseed_after_fork() -> None:
-    global _DEFAULT
-    _DEFAULT = np.random.default_rng()
+    global _default
+    _default = np.random.default_rng()
 
 
 os.register_at_fork(after_in_child=_reseed_after_fork)
@@ -44,7 +45,7 @@ os.register_at_fork(after_in_child=_reseed_after_fork)
 
 def default_generator() -> np.random.Generator:
     """The module-level generator that ``rng=None`` draws from."""
-    return _DEFAULT
+    return _default
 
 
 #: bit generators whose raw output is a full 64-bit word (MT19937's is 32-bit)
@@ -60,8 +61,9 @@ def uniform32_from_words(w: np.ndarray) -> np.ndarray:
     midpoint of its cell, in (0, 1) for any word."""
     np.right_shift(w, 9, out=w)
     np.bitwise_or(w, np.uint32(0x3F800000), out=w)
-    u = w.view(np.float32)
-    return np.subtract(u, np.float32(1 - 2**-24), out=u)
+    u: np.ndarray = w.view(np.float32)  # pyright: ignore[reportUnknownMemberType]  (numpy's stubs)
+    np.subtract(u, np.float32(1 - 2**-24), out=u)
+    return u
 
 
 def open_uniform(gen: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -74,20 +76,21 @@ def open_uniform(gen: np.random.Generator, shape: tuple[int, ...], dtype: Any) -
     ``k * 2**-24`` (float32) or ``k * 2**-53`` (float64), ``k >= 0``, with
     the zero cell moved to its midpoint.
     """
-    dtype = np.dtype(dtype)
+    dt = np.dtype(dtype)
     n = math.prod(shape)
-    if (dtype == np.float32 and n >= _RAW_MIN and type(gen) is np.random.Generator
+    if (dt == np.float32 and n >= _RAW_MIN and type(gen) is np.random.Generator
             and type(gen.bit_generator) in _RAW64):
-        w = gen.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
-        return uniform32_from_words(w).reshape(shape)
-    u = gen.random(shape, dtype=dtype)
-    np.maximum(u, np.finfo(dtype).eps * 0.25, out=u)
+        raw = gen.bit_generator.random_raw((n + 1) // 2)
+        w: np.ndarray = raw.view(np.uint32)[:n]  # pyright: ignore[reportUnknownMemberType]  (numpy's stubs)
+        return np.reshape(uniform32_from_words(w), shape)
+    u = cast("np.ndarray", gen.random(shape, dtype=dt))
+    np.maximum(u, float(np.finfo(dt).eps) * 0.25, out=u)
     return u
 
 
 def _native(rng: Any) -> np.random.Generator | None:
     if rng is None:
-        return _DEFAULT
+        return _default
     return rng if isinstance(rng, np.random.Generator) else None
 
 
@@ -97,7 +100,8 @@ def _log_exponential(gen: np.random.Generator, shape: tuple[int, ...], dtype: An
     e = open_uniform(gen, shape, dtype)
     np.log(e, out=e)
     np.negative(e, out=e)
-    return np.log(e, out=e)
+    np.log(e, out=e)
+    return e
 
 
 def _portable(rng: Any) -> Any:
@@ -116,13 +120,15 @@ def _scores(x: np.ndarray, rng: Any) -> np.ndarray | None:
     any other ``rng``."""
     p = _portable(rng)
     if p is not None:
-        s = p.draw_on(BACKEND, "gumbel", x.shape, x.dtype, None)
-        return np.add(s, x, out=s)
+        s: np.ndarray[Any, Any] = p.draw_on(BACKEND, "gumbel", x.shape, x.dtype, None)
+        np.add(s, x, out=s)
+        return s
     gen = _native(rng)
     if gen is None:
         return None
-    s = _log_exponential(gen, x.shape, x.dtype)
-    return np.subtract(x, s, out=s)
+    e = _log_exponential(gen, x.shape, x.dtype)
+    np.subtract(x, e, out=e)
+    return e
 
 
 def _gumbel_max(x: np.ndarray, axis: int, keepdims: bool, rng: Any) -> Any:
@@ -137,8 +143,8 @@ def _one_hot_of(s: np.ndarray, axis: int) -> np.ndarray:
     high = np.take_along_axis(s, idx, axis=axis)
     y = np.zeros(s.shape, dtype=s.dtype)
     if axis == y.ndim - 1:  # rows of a fresh C array: one fancy-index write
-        rows = y.reshape(-1, y.shape[-1])
-        rows[np.arange(rows.shape[0]), idx.reshape(-1)] = 1.0
+        rows = np.reshape(y, (-1, s.shape[-1]))
+        rows[np.arange(rows.shape[0]), np.reshape(idx, (-1,))] = 1.0
     else:
         np.put_along_axis(y, idx, 1.0, axis=axis)
     bad = ~np.isfinite(high)
@@ -185,14 +191,19 @@ class NumpyBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, np.random.Generator)
 
-    def uniform(self, rng, shape, dtype, device, like=None):
-        return open_uniform(_native(rng), tuple(shape), dtype)
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
+        gen = _native(rng)
+        if gen is None:  # an int seed is portable here: check_rng leaves nothing else
+            raise TypeError(f"not a numpy.random.Generator: {type(rng).__name__}")
+        return open_uniform(gen, tuple(shape), dtype)
 
     def portable_seed(self, rng: Any) -> int | None:
         """An int seed is ``PortableRNG(seed)``, as on array-api-strict and Dask."""
         return rng if isinstance(rng, int) else None
 
-    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+    def portable_draw(self, key: tuple[int, int], start: int, kind: str,
+                      shape: tuple[int, ...], dtype: Any, device: Any, like: Any) -> Any:
         """The stream in cache-sized batches (:mod:`._philox_numpy`)."""
         from gumbelxp._philox import draw_from
 
@@ -200,11 +211,11 @@ class NumpyBackend(Backend):
                          lambda n: _philox_numpy.philox_words(key, start, n).astype(np.uint64),
                          lambda n: _philox_numpy.portable_noise(key, start, n, dtype))
 
-    def device(self, x):
+    def device(self, x: Any) -> Any:
         return "cpu"  # NumPy's one device, as array_api_compat.device answers
 
     def info(self) -> dict[str, Any]:
-        return {"version": np.__version__, "devices": ["cpu"]}
+        return {"version": importlib.metadata.version("numpy"), "devices": ["cpu"]}
 
 
 BACKEND = NumpyBackend()

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from .._philox import gumbel_from_words
+
+NDArray = np.ndarray[Any, Any]
 
 #: blocks (of four words) computed at once: the Philox state (three (2, B)
 #: uint64 arrays) and the noise transform's scratch stay in a core's L2 cache,
@@ -52,7 +55,7 @@ class _PhiloxBatches:
 
     def __init__(self, key: tuple[int, int], batch: int) -> None:
         k0, k1 = key
-        self.keys = []
+        self.keys: list[tuple[int, int]] = []
         for _ in range(10):
             self.keys.append((k0, k1))
             k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
@@ -62,7 +65,7 @@ class _PhiloxBatches:
         self.q = np.empty((2, batch), np.uint64)
         self.iota = np.arange(batch, dtype=np.uint64)
 
-    def run(self, first: int, m: int, out: np.ndarray) -> None:
+    def run(self, first: int, m: int, out: NDArray) -> None:
         """The words of blocks ``first .. first + m - 1`` (all with the same
         high counter word) into ``out``, a uint32 array of shape ``(m, 4)``."""
         c, p, q = self.c[:, :m], self.p[:, :m], self.q[:, :m]
@@ -86,7 +89,7 @@ class _PhiloxBatches:
             np.multiply(c, _MUL, out=p)
             if _LITTLE:  # hi(p) ^ lo(q) in one pass over 32-bit halves: the
                 # low half of each c gets it, the high half garbage (cut below)
-                pv, qv, cv = p.view(np.uint32), q.view(np.uint32), c.view(np.uint32)
+                pv, qv, cv = p.view(np.uint32), q.view(np.uint32), c.view(np.uint32)  # pyright: ignore[reportUnknownMemberType]  (numpy's stubs)
                 np.bitwise_xor(pv[::-1, 1:], qv[::-1, :-1], out=cv[:, :-1])
             else:
                 np.right_shift(p[::-1], _S32, out=c)
@@ -101,7 +104,8 @@ class _PhiloxBatches:
             np.copyto(out[:, j], src, casting="unsafe")
 
 
-def iter_philox_words(key: tuple[int, int], start: int, n: int, batch: int | None = None):
+def iter_philox_words(key: tuple[int, int], start: int, n: int,
+                      batch: int | None = None) -> Iterator[tuple[int, NDArray]]:
     """Words ``start .. start + n - 1`` of the stream of ``key``, in pieces:
     yields ``(i, w)``, ``w`` a uint32 array of the words ``start + i ..
     start + i + len(w) - 1``, valid until the next piece is asked for."""
@@ -116,7 +120,7 @@ def iter_philox_words(key: tuple[int, int], start: int, n: int, batch: int | Non
     while b < end:
         m = min(batch, end - b, 2**32 - (b & 0xFFFFFFFF))  # stay below the next multiple of 2**32
         eng.run(b, m, buf[:m])
-        w = buf[:m].reshape(-1)[skip:skip + n - i]
+        w = np.reshape(buf[:m], (-1,))[skip:skip + n - i]
         yield i, w
         i += w.size
         b += m
@@ -172,7 +176,8 @@ def _split(n: int, work: Any, threads: int | None) -> None:
     t = PHILOX_THREADS if threads is None else threads
     t = max(1, min(t, n // THREAD_MIN_WORDS))
     if t == 1:
-        return work(0, n)
+        work(0, n)
+        return
     bounds = [n * k // t for k in range(t + 1)]
     futures = [_executor(t - 1).submit(work, bounds[k], bounds[k + 1]) for k in range(1, t)]
     try:
@@ -211,14 +216,14 @@ def for_each_range(n: int, fn: Any, step: int = 2**16, threads: int | None = Non
 
 
 def philox_words(key: tuple[int, int], start: int, n: int, threads: int | None = None,
-                 out: np.ndarray | None = None) -> np.ndarray:
+                 out: NDArray | None = None) -> NDArray:
     """Words ``start .. start + n - 1`` of PortableRNG's stream of ``key``
     (``PortableRNG.words``' values) as a uint32 array (``out`` if given): the
     NumPy fast path."""
     out = np.empty(n, np.uint32) if out is None else out
 
-    def consumer(size):
-        def consume(i, w):
+    def consumer(size: int) -> Callable[[int, NDArray], None]:
+        def consume(i: int, w: NDArray) -> None:
             out[i:i + w.size] = w
         return consume
 
@@ -238,10 +243,10 @@ class _Gumbel32:
         self.b = np.empty(size, np.float32)
         self.s = np.empty(size, np.int32)
 
-    def __call__(self, w: np.ndarray, out: np.ndarray) -> None:
+    def __call__(self, w: NDArray, out: NDArray) -> None:
         k = w.size
         a, b, s = self.a[:k], self.b[:k], self.s[:k]
-        wi = w.view(np.int32)
+        wi = w.view(np.int32)  # pyright: ignore[reportUnknownMemberType]  (numpy's stubs)
         np.bitwise_and(wi, 0x7FFFFFFF, out=s)
         np.copyto(b, s, casting="unsafe")           # exact integer -> float32 rounding
         np.add(b, 0.5, out=b)
@@ -250,7 +255,7 @@ class _Gumbel32:
         np.negative(b, out=b)
         np.log1p(b, out=b)                          # log1p(-x)
         np.right_shift(wi, 31, out=s)               # -1 where the top bit is set, else 0
-        ai, bi = a.view(np.int32), b.view(np.int32)
+        ai, bi = a.view(np.int32), b.view(np.int32)  # pyright: ignore[reportUnknownMemberType]  (numpy's stubs)
         np.bitwise_xor(ai, bi, out=bi)
         np.bitwise_and(bi, s, out=bi)
         np.bitwise_xor(ai, bi, out=ai)              # top bit ? log1p(-x) : log(x), = -E
@@ -260,20 +265,20 @@ class _Gumbel32:
 
 
 def portable_noise(key: tuple[int, int], start: int, n: int, dtype: Any = np.float32,
-                   threads: int | None = None) -> np.ndarray:
+                   threads: int | None = None) -> NDArray:
     """``n`` standard Gumbel values of ``dtype`` (float32: one word each,
     float64: two) from the words at ``start`` on: the values of
     ``gumbel_from_words`` (bit for bit), batch by batch in cache."""
     dtype = np.dtype(dtype)
     out = np.empty(n, dtype)
     if dtype == np.float32:
-        def consumer(size):
+        def consumer(size: int) -> Callable[[int, NDArray], None]:
             g = _Gumbel32(size)
             return lambda i, w: g(w, out[i:i + w.size])
 
         for_each_piece(key, start, n, consumer, threads)
         return out
-    w = philox_words(key, start, 2 * n, threads).reshape(n, 2)
+    w = np.reshape(philox_words(key, start, 2 * n, threads), (n, 2))
     xp, step = _np_xp(), 4 * PHILOX_BATCH
     for e in range(0, n, step):  # in pieces that stay in cache
         out[e:e + step] = gumbel_from_words(xp, w[e:e + step], dtype)

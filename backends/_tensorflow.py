@@ -35,13 +35,19 @@ eagerly, or check the output for NaN. ``PortableRNG`` needs a static shape
 from __future__ import annotations
 
 import contextlib
+import importlib
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-import tensorflow as tf
+import tensorflow as _tensorflow
 
 from ._base import Backend
+
+#: TensorFlow ships no type information (no ``py.typed``; typeshed's partial
+#: stubs disagree with it), so both type checkers see it as ``Any`` here.
+tf: Any = _tensorflow
 
 _MASK = 0xFFFFFFFF
 
@@ -54,8 +60,7 @@ def _no_autograph() -> None:
     Python error into a graph one. Uses AutoGraph's internal rule list; if
     that moves, tracing still works (converted), only slower."""
     try:
-        from tensorflow.python.autograph.core import config
-
+        config: Any = importlib.import_module("tensorflow.python.autograph.core.config")
         rule = config.DoNotConvert("gumbelxp")
         if not any(getattr(r, "module_prefix", None) == "gumbelxp"
                    for r in config.CONVERSION_RULES):
@@ -70,7 +75,7 @@ _no_autograph()
 # ---------------------------------------------------------------------------
 # PortableRNG: TensorFlow's own Philox-4x32-10, driven to our stream
 # ---------------------------------------------------------------------------
-def philox_words(key: tuple[int, int], start: int, n: int) -> tf.Tensor:
+def philox_words(key: tuple[int, int], start: int, n: int) -> Any:
     """PortableRNG's words ``start .. start + n - 1`` as a uint32 tensor,
     from TensorFlow's stateless Philox op (``StatelessRandomUniformFullIntV2``,
     ``alg=1``): its key is the 64-bit seed (``k0`` its low half), its
@@ -91,7 +96,11 @@ def philox_words(key: tuple[int, int], start: int, n: int) -> tf.Tensor:
     return w[off:] if off else w
 
 
-def gumbel32_from_words(w: tf.Tensor) -> tf.Tensor:
+def _int64(w: Any) -> Any:
+    return tf.cast(w, tf.int64)
+
+
+def gumbel32_from_words(w: Any) -> Any:
     """float32 Gumbel noise from uint32 words with the kernels of
     :func:`gumbelxp._philox.gumbel_from_words` on TensorFlow (so the same
     bits), in 10 ops instead of 15: ``-log(y)`` as ``xlogy(-1, y)`` (whose
@@ -104,7 +113,7 @@ def gumbel32_from_words(w: tf.Tensor) -> tf.Tensor:
     return tf.math.xlogy(m1, e)
 
 
-def portable_noise(key: tuple[int, int], start: int, n: int, dtype: Any) -> tf.Tensor:
+def portable_noise(key: tuple[int, int], start: int, n: int, dtype: Any) -> Any:
     """``n`` Gumbel values of ``dtype`` (float32: one word each, float64: two)
     from the words at ``start`` on, equal to ``gumbel_from_words`` on
     TensorFlow bit for bit."""
@@ -118,8 +127,9 @@ def portable_noise(key: tuple[int, int], start: int, n: int, dtype: Any) -> tf.T
 
 def _is_stateless_seed(obj: Any) -> bool:
     if isinstance(obj, (tuple, list)):
-        return len(obj) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in obj)
+        pair = cast("Sequence[Any]", obj)
+        return len(pair) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in pair)
     return (isinstance(obj, (tf.Tensor, tf.Variable)) and obj.dtype.is_integer
             and obj.shape.rank == 1 and obj.shape[0] == 2)
 
@@ -211,7 +221,7 @@ class TensorflowBackend(Backend):
 
         return _tf_namespace
 
-    def shape(self, x: Any) -> tuple:
+    def shape(self, x: Any) -> tuple[Any, ...]:
         """A tuple of ints; an unknown dimension (``tf.function`` with an
         ``input_signature`` of ``None`` entries) is a scalar int32 tensor
         from ``tf.shape``."""
@@ -235,25 +245,27 @@ class TensorflowBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, tf.random.Generator) or _is_stateless_seed(obj)
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         return _uniform(rng, list(shape), dtype, device)
 
-    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+    def portable_draw(self, key: tuple[int, int], start: int, kind: str,
+                      shape: tuple[int, ...], dtype: Any, device: Any, like: Any) -> Any:
         """TensorFlow's own Philox op driven to the stream (:func:`philox_words`)."""
         from gumbelxp._philox import draw_from
 
         with tf.device(device) if device else contextlib.nullcontext():
             return draw_from(self.namespace, kind, shape, dtype,
-                             lambda n: tf.cast(philox_words(key, start, n), tf.int64),
+                             lambda n: _int64(philox_words(key, start, n)),
                              lambda n: portable_noise(key, start, n, dtype))
 
-    def stop_gradient(self, x):
+    def stop_gradient(self, x: Any) -> Any:
         return tf.stop_gradient(x)
 
-    def needs_grad(self, *xs):
+    def needs_grad(self, *xs: Any) -> bool:
         return True  # a GradientTape may watch anything
 
-    def is_concrete(self, x) -> bool:
+    def is_concrete(self, x: Any) -> bool:
         """False while tracing (``tf.function`` graph mode)."""
         if not tf.executing_eagerly():
             return False

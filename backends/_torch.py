@@ -18,7 +18,7 @@ functions of :mod:`gumbelxp` are their reference.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -33,10 +33,11 @@ def _resolve_device(device: Any) -> torch.device:
     if device is None:
         get = getattr(torch, "get_default_device", None)
         device = get() if get is not None else torch.empty(()).device
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
+    dev = torch.device(device)
+    # (torch's annotation says int, but "cuda" alone has no index)
+    if dev.type == "cuda" and dev.index is None:  # pyright: ignore[reportUnnecessaryComparison]
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
 
 
 # ---------------------------------------------------------------------------
@@ -50,7 +51,7 @@ def _cpu_fast_path(device: Any) -> bool:
     compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
     if compiling is not None and compiling():
         return False
-    return not torch.jit.is_tracing()
+    return not torch.jit.is_tracing()  # type: ignore[attr-defined, no-untyped-call]
 
 
 def philox_words_cpu(key: tuple[int, int], start: int, n: int) -> torch.Tensor:
@@ -58,7 +59,8 @@ def philox_words_cpu(key: tuple[int, int], start: int, n: int) -> torch.Tensor:
     (``PortableRNG.words``' values): NumPy's batched Philox, whose arithmetic
     PyTorch's int64 ops (no unsigned 32-bit multiply-high, dispatch per op)
     do 3x slower. CPU tensors share memory with NumPy: nothing is copied."""
-    return torch.from_numpy(_philox_numpy.philox_words(key, start, n)).to(torch.int64)
+    w = torch.from_numpy(_philox_numpy.philox_words(key, start, n))  # pyright: ignore[reportUnknownMemberType]  (numpy's and torch's stubs)
+    return w.to(torch.int64)
 
 
 def gumbel32_from_words_cpu(w: np.ndarray, out: np.ndarray) -> None:
@@ -78,7 +80,7 @@ def gumbel32_from_words_cpu(w: np.ndarray, out: np.ndarray) -> None:
     slower (measured), where three regions cost what the framework's own
     sampler pays."""
     n = w.size
-    wi = w.view(np.int32)
+    wi = w.view(np.int32)  # pyright: ignore[reportUnknownMemberType]  (numpy's and torch's stubs)
     x = np.empty(n, np.float32)
     nx = np.empty(n, np.float32)
 
@@ -91,19 +93,22 @@ def gumbel32_from_words_cpu(w: np.ndarray, out: np.ndarray) -> None:
 
     def select(i: int, j: int) -> None:  # x = E = -(top bit ? log1p(-x) : log(x))
         mask = np.right_shift(wi[i:j], 31)  # -1 where the top bit is set, else 0
-        a, b = x[i:j].view(np.int32), nx[i:j].view(np.int32)
+        a, b = x[i:j].view(np.int32), nx[i:j].view(np.int32)  # pyright: ignore[reportUnknownMemberType]  (numpy's and torch's stubs)
         np.bitwise_xor(a, b, out=b)
         np.bitwise_and(b, mask, out=b)
         np.bitwise_xor(a, b, out=a)
         np.negative(x[i:j], out=x[i:j])
 
-    xt, nxt = torch.from_numpy(x), torch.from_numpy(nx)
+    xt, nxt = torch.from_numpy(x), torch.from_numpy(nx)  # pyright: ignore[reportUnknownMemberType]  (numpy's and torch's stubs)
     _philox_numpy.for_each_range(n, prepare)
     torch.log(xt, out=xt)
     nxt.log1p_()
     _philox_numpy.for_each_range(n, select)
     xt.log_()
-    _philox_numpy.for_each_range(n, lambda i, j: np.negative(x[i:j], out=out[i:j]))
+    def negate(i: int, j: int) -> None:
+        np.negative(x[i:j], out=out[i:j])
+
+    _philox_numpy.for_each_range(n, negate)
 
 
 def portable_noise_cpu(key: tuple[int, int], start: int, n: int,
@@ -116,11 +121,12 @@ def portable_noise_cpu(key: tuple[int, int], start: int, n: int,
 
     if dtype == torch.float64:
         w = philox_words_cpu(key, start, 2 * n).reshape(n, 2)
-        return gumbel_from_words(BACKEND.namespace, w, torch.float64)
+        return cast(torch.Tensor, gumbel_from_words(BACKEND.namespace, w, torch.float64))
     out = torch.empty(n, dtype=torch.float32)
     o = out.numpy()
-    _philox_numpy.philox_words(key, start, n, out=o.view(np.uint32))
-    gumbel32_from_words_cpu(o.view(np.uint32), o)
+    words = o.view(np.uint32)  # pyright: ignore[reportUnknownMemberType]  (numpy's and torch's stubs)
+    _philox_numpy.philox_words(key, start, n, out=words)
+    gumbel32_from_words_cpu(words, o)
     return out
 
 
@@ -155,7 +161,8 @@ def _noise(x: torch.Tensor, rng: Any) -> torch.Tensor | None:
     from gumbelxp._philox import PortableRNG
 
     if isinstance(rng, PortableRNG):
-        return rng.draw_on(BACKEND, "gumbel", tuple(x.shape), x.dtype, x.device)
+        return cast(torch.Tensor, rng.draw_on(BACKEND, "gumbel", tuple(x.shape), x.dtype,
+                                              x.device))
     return _log_exponential(x, rng).neg_() if _native(rng) else None
 
 
@@ -211,10 +218,12 @@ class TorchBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, torch.Generator)
 
-    def uniform(self, rng, shape, dtype, device, like=None):
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any,
+                like: Any = None) -> Any:
         return _uniform(rng, shape, dtype, device)
 
-    def portable_draw(self, key, start, kind, shape, dtype, device, like):
+    def portable_draw(self, key: tuple[int, int], start: int, kind: str,
+                      shape: tuple[int, ...], dtype: Any, device: Any, like: Any) -> Any:
         """On the CPU, eagerly: NumPy's batched Philox into the tensor's memory
         (:mod:`._philox_numpy`), PyTorch's logs; else the generic path."""
         if not _cpu_fast_path(device) or (kind != "bits" and dtype not in (
@@ -226,13 +235,13 @@ class TorchBackend(Backend):
                          lambda n: philox_words_cpu(key, start, n),
                          lambda n: portable_noise_cpu(key, start, n, dtype))
 
-    def stop_gradient(self, x):
+    def stop_gradient(self, x: Any) -> Any:
         return x.detach()
 
-    def needs_grad(self, *xs):
+    def needs_grad(self, *xs: Any) -> bool:
         return _needs_grad(*xs)
 
-    def device(self, x):
+    def device(self, x: Any) -> Any:
         return x.device  # what array_api_compat.device answers, without its type probes
 
     def info(self) -> dict[str, Any]:

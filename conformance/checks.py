@@ -40,6 +40,9 @@ the dtype in :data:`gumbelxp.conformance.support.TOLERANCES`: ``|a - r| <= atol 
 to read against ``rtol``.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +52,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -123,7 +127,7 @@ def case_inputs(case: Case) -> dict[str, Any]:
         mask[tuple(first)] = False
         logits[mask] = -np.inf
         if case.mask == "slice":
-            slice_idx = [0] * len(shape)
+            slice_idx: list[Any] = [0] * len(shape)
             slice_idx[axis] = slice(None)
             slice_idx[(axis + 1) % len(shape)] = 1 % shape[(axis + 1) % len(shape)]
             logits[tuple(slice_idx)] = -np.inf
@@ -167,7 +171,7 @@ def stream_ref(seed: int, start: int, n: int) -> np.ndarray:
     """Words ``start .. start + n - 1`` of PortableRNG(seed)'s stream (the
     layout in :mod:`gumbelxp._philox`), as uint64."""
     key = (seed & _MASK, seed >> 32)
-    out = []
+    out: list[int] = []
     for b in range(start // 4, (start + n + 3) // 4):
         out.extend(philox_ref((b & _MASK, b >> 32, 0, 0), key))
     off = start - 4 * (start // 4)
@@ -386,8 +390,8 @@ def check_bits(backend: str) -> Result:
         n_words = 4 * len(KAT)
         for seed, counter, n in STREAM_POSITIONS:
             rng = PortableRNG(seed, counter)
-            got = np.asarray(to_numpy(rng.random_bits((n,), xp=backend))).astype(np.uint64)
-            bad += int((got != stream_ref(seed, counter, n)).sum())
+            words = np.asarray(to_numpy(rng.random_bits((n,), xp=backend))).astype(np.uint64)
+            bad += int((words != stream_ref(seed, counter, n)).sum())
             n_words += n
             if rng.counter != counter + n:
                 raise Mismatch(f"counter {rng.counter} after drawing {n} words from {counter}")
@@ -437,7 +441,7 @@ def check_noise(backend: str, dtype: str) -> Result:
     return _run("noise", backend, dtype, "portable", fn)
 
 
-def _case_arrays(be: Any, case: Case, dtype: str) -> tuple[dict, dict]:
+def _case_arrays(be: Any, case: Case, dtype: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The case's inputs on the backend in ``dtype``, and the same values
     (after rounding to ``dtype``) as float64 NumPy arrays."""
     inp = case_inputs(case)
@@ -533,7 +537,7 @@ def _bad_inputs() -> list[tuple[str, type, Callable[[Any, str], Any]]]:
         return _as(be, np.arange(math.prod(shape), dtype=np.float64).reshape(shape), dtype)
 
     def foreign_generator(be: Any, dtype: str) -> Any:
-        gen = np.random.default_rng(0)
+        gen: Any = np.random.default_rng(0)
         if be.is_generator(gen):  # NumPy's own generator: take a PortableRNG-like misfit
             gen = object()
         return gx.gumbel_softmax(logits(be, dtype), rng=gen)
@@ -554,7 +558,7 @@ def _bad_inputs() -> list[tuple[str, type, Callable[[Any, str], Any]]]:
          lambda be, dt: gx.gumbel_softmax(logits(be, dt), _as(be, np.ones((2, 3)), dt))),
         ("k_zero", ValueError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 0, rng=0)),
         ("k_too_big", ValueError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 4, rng=0)),
-        ("k_float", TypeError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 1.5, rng=0)),
+        ("k_float", TypeError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 1.5, rng=0)),  # type: ignore[arg-type]
         ("axis_out_of_range", ValueError,
          lambda be, dt: gx.gumbel_softmax(logits(be, dt), axis=2, rng=0)),
         ("rng_and_noise", TypeError,
@@ -705,18 +709,21 @@ def backend_tasks(backend: str, dtypes: Iterable[str] | None = None
                   ) -> list[tuple[str, Callable[[], list[Result]]]]:
     """Every check on one backend as ``(label, run)`` steps, in order: the
     unit of ``gumbelxp check``'s progress bar."""
-    tasks: list[tuple[str, Callable[[], list[Result]]]] = [
-        (f"{backend} bits", lambda: [check_bits(backend)])]
+    def one(check: Callable[..., Result], *args: Any) -> Callable[[], list[Result]]:
+        return lambda: [check(backend, *args)]
+
+    def errors(dt: str) -> list[Result]:
+        return [check_error(backend, dt, n) for n in BAD_INPUTS]
+
+    tasks: list[tuple[str, Callable[[], list[Result]]]] = [(f"{backend} bits", one(check_bits))]
     for dt in dtypes if dtypes is not None else dtypes_of(backend):
-        tasks.append((f"{backend} {dt} uniform", lambda dt=dt: [check_uniform(backend, dt)]))
-        tasks.append((f"{backend} {dt} noise", lambda dt=dt: [check_noise(backend, dt)]))
+        tasks.append((f"{backend} {dt} uniform", one(check_uniform, dt)))
+        tasks.append((f"{backend} {dt} noise", one(check_noise, dt)))
         for case in CASES:
-            tasks.append((f"{backend} {dt} {case.name}",
-                          lambda dt=dt, case=case: check_case(backend, dt, case)))
-        tasks.append((f"{backend} {dt} errors",
-                      lambda dt=dt: [check_error(backend, dt, n) for n in BAD_INPUTS]))
-        tasks.append((f"{backend} {dt} law", lambda dt=dt: [check_law(backend, dt)]))
-        tasks.append((f"{backend} {dt} family", lambda dt=dt: _family_results(backend, dt)))
+            tasks.append((f"{backend} {dt} {case.name}", partial(check_case, backend, dt, case)))
+        tasks.append((f"{backend} {dt} errors", partial(errors, dt)))
+        tasks.append((f"{backend} {dt} law", one(check_law, dt)))
+        tasks.append((f"{backend} {dt} family", partial(_family_results, backend, dt)))
     return tasks
 
 
@@ -781,8 +788,8 @@ class Table:
         lw = max([len("backend dtype")] + [len(x) for x in labels]) + 1
         columns = []
         for c in checks:
-            cells = [_cell(r.get(c, [])) for r in rows.values()]
-            columns.append((c, cells, max([len(c)] + [len(x) for x in cells]) + 1))
+            texts = [_cell(r.get(c, [])) for r in rows.values()]
+            columns.append((c, texts, max([len(c)] + [len(x) for x in texts]) + 1))
         blocks: list[list[tuple[str, list[str], int]]] = [[]]
         for col in columns:
             if blocks[-1] and lw + sum(w for *_, w in blocks[-1]) + col[2] > width:

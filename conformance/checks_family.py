@@ -21,6 +21,9 @@ widened by :data:`WIDEN` (chains of a dozen operations, and values up to ~30
 in log space, instead of one softmax).
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import dataclasses
@@ -206,7 +209,7 @@ def _call(case: FamilyCase, be: Any, arrs: dict[str, Any]) -> Callable[..., Any]
     return f
 
 
-def _arrays(case: FamilyCase, be: Any, dtype: str) -> tuple[dict, dict]:
+def _arrays(case: FamilyCase, be: Any, dtype: str) -> tuple[dict[str, Any], dict[str, Any]]:
     inp = _inputs(case)
     logits = _as(be, inp["logits"], dtype)
     ref = {"logits": _back(logits), "tau": inp["tau"], "y": None, "indices": inp["indices"],

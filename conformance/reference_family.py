@@ -7,6 +7,9 @@ family checks. Plain loops and direct formulas over speed; float64
 throughout; no care for ``-inf`` beyond what each docstring says.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import itertools

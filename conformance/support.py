@@ -17,6 +17,9 @@
 This module imports frameworks on purpose, when a test asks for them.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import os
@@ -113,7 +116,7 @@ def unavailable_reason(name: str) -> str | None:
         return f"{name} failed to import: {e}"
     if name == "cupy":
         try:
-            import cupy
+            import cupy  # pyright: ignore[reportMissingImports]  (only with a GPU)
 
             if cupy.cuda.runtime.getDeviceCount() < 1:
                 return "CuPy is installed but no CUDA device is present"
@@ -208,7 +211,7 @@ class Target:
     def dtypes(self) -> list[str]:
         """The floating dtype names this backend supports, half precision first."""
         xp = self.xp
-        out = []
+        out: list[str] = []
         for name in ("float16", "bfloat16", "float32", "float64"):
             dt = getattr(xp, name, None)
             if dt is None:
@@ -311,7 +314,7 @@ def native_generator(name: str, seed: int) -> Any:
 
         return tf.random.Generator.from_seed(seed)
     if name == "cupy":
-        import cupy
+        import cupy  # pyright: ignore[reportMissingImports]  (only with a GPU)
 
         return cupy.random.default_rng(seed)
     raise ValueError(name)

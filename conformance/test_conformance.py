@@ -3,6 +3,9 @@ NumPy float64 reference of :mod:`gumbelxp.conformance.checks` (the same checks
 ``gumbelxp check`` prints as a table). Narrow it with ``GUMBELXP_BACKENDS``.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 import math
 
 import numpy as np
@@ -62,6 +65,7 @@ def test_reference_softmax_and_gradient():
     # the analytic gradient against central differences
     cot, tau = np.array([[0.3, -1.0, 2.0]]), np.array([0.7])
     d_logits, d_tau = C.grads_ref(logits, g, tau, 1, cot)
+    assert d_tau is not None
     h = 1e-6
     for j in (0, 2):
         dl = np.zeros_like(logits)

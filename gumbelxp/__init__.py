@@ -11,6 +11,19 @@ Importing gumbelxp imports no framework: the backend for an array is found
 from its type and loaded on first use.
 """
 
+# ruff: noqa: E402  (the imports follow the source-checkout path fix below)
+import os as _os
+
+# A source checkout imported from its root (the current directory first on
+# sys.path: ``python -m gumbelxp`` or ``python -c`` there) finds this folder
+# without backends/ and conformance/, which an install maps into it
+# (setuptools' package-dir): then they are found beside it, in the checkout.
+_here = _os.path.dirname(_os.path.abspath(__file__))
+if not _os.path.isdir(_os.path.join(_here, "backends")) and _os.path.isfile(
+        _os.path.join(_here, _os.pardir, "backends", "__init__.py")):
+    __path__.append(_os.path.dirname(_here))
+del _here
+
 from ._densities import (
     exp_relaxed_log_prob,
     plackett_luce_log_prob,

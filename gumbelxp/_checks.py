@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, cast
 
 from ._philox import PortableRNG, check_seed
+from ._types import ArrayT
 from .backends import Backend, backend_of, loaded_backends, reject_unsupported
 
 INF = math.inf
@@ -21,7 +23,7 @@ INF = math.inf
 def is_number(v: Any) -> bool:
     """A Python or NumPy real scalar such as ``np.float64(0.5)`` (not a bool;
     no array is a ``numbers.Real``, not even a 0-d one)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+    return not isinstance(v, bool) and isinstance(v, numbers.Real)
 
 
 def positive_number(v: Any, what: str) -> float:
@@ -67,9 +69,10 @@ def norm_axis(axis: Any, ndim: int) -> int:
         raise TypeError(f"axis must be an int, got {type(axis).__name__}")
     if ndim == 0:
         raise ValueError("the input must have at least one dimension (the categories)")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for an array of {ndim} dimensions")
-    return int(axis) % ndim
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise ValueError(f"axis {a} is out of range for an array of {ndim} dimensions")
+    return a % ndim
 
 
 def same_backend(be: Backend, a: Any, what: str) -> None:
@@ -113,10 +116,11 @@ def same_shape(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
 
 
 @dataclass
-class Input:
+class Input(Generic[ArrayT]):
     """The categorical input of a call, checked: its backend and namespace,
     the array in the dtype computed in (float32 for half precision), held
-    whole along ``axis``, its shape and the normalised ``axis``."""
+    whole along ``axis``, its shape and the normalised ``axis``. Generic in
+    the type of the user's array, which :meth:`result` gives back."""
 
     be: Backend
     xp: Any
@@ -130,19 +134,24 @@ class Input:
     def device(self) -> Any:
         return self.be.device(self.x)
 
-    def result(self, y: Any, log_space: bool = False) -> Any:
+    def result(self, y: Any, log_space: bool = False) -> ArrayT:
         """``y`` in the input's dtype; in log space (``log_space``) a finite
         value stays finite (clamped at the dtype's lowest), ``-inf`` stays
         ``-inf``."""
-        if y.dtype == self.dtype:
-            return y
-        xp = self.xp
-        if log_space:
-            y = xp.where(y == -INF, y, xp.clip(y, min=float(xp.finfo(self.dtype).min)))
-        return xp.astype(y, self.dtype)
+        if y.dtype != self.dtype:
+            xp = self.xp
+            if log_space:
+                y = xp.where(y == -INF, y, xp.clip(y, min=float(xp.finfo(self.dtype).min)))
+            y = xp.astype(y, self.dtype)
+        return self.typed(y)
+
+    def typed(self, y: Any) -> ArrayT:
+        """``y``, an array of the input's framework, as the type of the
+        user's array (the one place the static array type is asserted)."""
+        return cast(ArrayT, y)
 
 
-def check_input(logits: Any, axis: Any, what: str = "logits") -> Input:
+def check_input(logits: ArrayT, axis: Any, what: str = "logits") -> Input[ArrayT]:
     be = backend_of(logits)
     xp = be.namespace
     wdt = work_dtype(xp, logits.dtype, what)
@@ -154,7 +163,7 @@ def check_input(logits: Any, axis: Any, what: str = "logits") -> Input:
     return Input(be, xp, be.whole_axis(x, axis), logits.dtype, wdt, shape, axis)
 
 
-def check_elementwise(logits: Any, what: str = "logits") -> Input:
+def check_elementwise(logits: ArrayT, what: str = "logits") -> Input[ArrayT]:
     """The input of an elementwise function (no categories' axis: ``axis``
     is -1 for the record only)."""
     be = backend_of(logits)
@@ -164,7 +173,7 @@ def check_elementwise(logits: Any, what: str = "logits") -> Input:
     return Input(be, xp, x, logits.dtype, wdt, be.shape(logits), -1)
 
 
-def elementwise_tau(inp: Input, tau: Any) -> Any:
+def elementwise_tau(inp: Input[Any], tau: Any) -> Any:
     """``tau`` for an elementwise function: a checked number as a float, or
     an array of the input's framework (broadcast elementwise)."""
     if is_number(tau):
@@ -176,7 +185,7 @@ def elementwise_tau(inp: Input, tau: Any) -> Any:
     return inp.xp.astype(tau, inp.wdt)
 
 
-def tau_arg(inp: Input, tau: Any, shape: tuple[Any, ...] | None = None) -> Any:
+def tau_arg(inp: Input[Any], tau: Any, shape: tuple[Any, ...] | None = None) -> Any:
     """``tau`` as a Python float (a number, checked), or as an array of the
     input's framework that broadcasts against ``shape`` (default: the input's)
     with one value per slice along the axis: shape ``()``, the shape without
@@ -219,7 +228,7 @@ def check_rng(be: Backend, rng: Any) -> Any:
         return rng
     if be.is_generator(rng):
         return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+    if not isinstance(rng, bool) and isinstance(rng, numbers.Integral):
         return check_seed(rng)
     for other in loaded_backends():
         if other is not be and other.is_generator(rng):
@@ -231,7 +240,8 @@ def check_rng(be: Backend, rng: Any) -> Any:
         f"got {type(rng).__name__}")
 
 
-def _first_bad(be: Backend, xp: Any, bad: Any, axis: int | None, name: str, why: Any) -> None:
+def _first_bad(be: Backend, xp: Any, bad: Any, axis: int | None, name: str,
+               why: str | Callable[[int], str]) -> None:
     """ValueError naming the first True entry of ``bad`` (a slice index with
     ``axis`` reinserted as ``:``, or an element index when ``axis`` is None);
     ``why`` says what is wrong, or gives it from the flat index."""
@@ -240,7 +250,7 @@ def _first_bad(be: Backend, xp: Any, bad: Any, axis: int | None, name: str, why:
     first = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
     if callable(why):
         why = why(first)
-    idx = []
+    idx: list[str] = []
     for d in reversed(tuple(be.shape(bad))):
         idx.append(str(first % d))
         first //= d
@@ -259,7 +269,7 @@ def require_concrete(be: Backend, x: Any) -> None:
             "tf.function graph mode): validate outside, or check the output for NaN")
 
 
-def validate_logits(inp: Input, name: str = "logits") -> None:
+def validate_logits(inp: Input[Any], name: str = "logits") -> None:
     """``validate=True``: ValueError naming the first slice along the axis
     that holds a NaN or +inf, or only -inf."""
     be, xp, x, axis = inp.be, inp.xp, inp.x, inp.axis
@@ -271,7 +281,7 @@ def validate_logits(inp: Input, name: str = "logits") -> None:
         else "is all -inf (every category masked)"))
 
 
-def validate_elements(inp: Input, name: str = "logits") -> None:
+def validate_elements(inp: Input[Any], name: str = "logits") -> None:
     """``validate=True`` for elementwise logits: ValueError naming the first
     NaN or +inf."""
     xp = inp.xp
@@ -279,7 +289,7 @@ def validate_elements(inp: Input, name: str = "logits") -> None:
                    "is NaN or +inf (first bad element)")
 
 
-def validate_tau(inp: Input, t: Any, least: float = 0.0, strict: bool = True) -> None:
+def validate_tau(inp: Input[Any], t: Any, least: float = 0.0, strict: bool = True) -> None:
     """An array ``tau``: ValueError unless finite and > ``least`` (>= unless
     ``strict``) everywhere."""
     if isinstance(t, float):

@@ -8,6 +8,7 @@ asks for them. What their native code writes to stderr while they load
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from typing import Any
 
@@ -35,7 +36,7 @@ def _backend_list(arg: str | None) -> list[str]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    print(f"gumbelxp {__version__}  (python {sys.version.split()[0]}, numpy {np.__version__})")
+    print(f"gumbelxp {__version__}  (python {sys.version.split()[0]}, numpy {importlib.metadata.version('numpy')})")
     print(f"{'backend':<18}{'status':<12}{'version':<16}devices")
     for name in BACKEND_NAMES:
         from .conformance.support import unavailable_reason
@@ -54,9 +55,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 def seed_softmax() -> np.ndarray:
     """softmax of the seed example's logits, in float64."""
-    a = np.asarray(SEED_LOGITS)
-    e = np.exp(a - a.max())
-    return e / e.sum()
+    a = np.asarray(SEED_LOGITS, dtype=np.float64)
+    e: np.ndarray = np.exp(a - a.max())
+    e /= e.sum()
+    return e
 
 
 def demo_backend(name: str, draws: int, seed: int) -> dict[str, Any]:
@@ -184,6 +186,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("   Large tau: towards uniform; tau -> 0: the one-hot of i, a sample of the "
               "categorical law.")
         if args.plot:
+            from ._plot import gradient_run
+
             what = "the temperature sweep"
             if records:
                 what += " and the estimators' gradient quality"
@@ -191,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 what += " (no gradient panel: --no-gradients)"
             elif records == []:
                 what += " (no gradient panel: its benchmark gave no records)"
-            elif _plot.gradient_run() is None:
+            elif gradient_run() is None:
                 what += " (no gradient panel: its benchmark is not installed)"
             else:
                 what += " (no gradient panel: its benchmark failed, see above)"

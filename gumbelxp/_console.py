@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TextIO
 
 
@@ -102,7 +102,7 @@ class Progress:
 
 
 @contextlib.contextmanager
-def native_logs_captured() -> Iterator[list[str]]:
+def native_logs_captured() -> Generator[list[str], None, None]:
     """Send what C and C++ code writes to file descriptor 2 (TensorFlow's
     oneDNN and absl notices, XLA's) to a temporary file while the block runs;
     Python's own ``sys.stderr`` keeps writing to the real stderr. Yields a

@@ -36,8 +36,8 @@ __all__ = ["relaxed_log_prob", "exp_relaxed_log_prob", "relaxed_bernoulli_log_pr
 INF = math.inf
 
 
-def broadcast_input(logits: Any, values: Any, axis: Any, name: str,
-                    integral: bool = False) -> tuple[Input, Any]:
+def broadcast_input(logits: ArrayT, values: Any, axis: Any, name: str,
+                    integral: bool = False) -> tuple[Input[ArrayT], Any]:
     """The logits and a value array checked and brought to their common rank,
     both in the dtype computed in (their promoted dtype, float32 for half
     precision; integer ``values`` keep theirs), with ``axis`` normalised in
@@ -57,13 +57,14 @@ def broadcast_input(logits: Any, values: Any, axis: Any, name: str,
     ls, vs = be.shape(logits), be.shape(values)
     nd = max(len(ls), len(vs))
     axis = norm_axis(axis, nd)
+    shape: tuple[Any, ...]
     if integral:  # indices: k along the axis, the logits n; the other axes broadcast
-        pad = [(1,) * (nd - len(v)) + tuple(v) for v in (ls, vs)]
+        pad: list[tuple[Any, ...]] = [(1,) * (nd - len(v)) + tuple(v) for v in (ls, vs)]
         shape = broadcast_shapes(*(p[:axis] + (1,) + p[axis + 1:] for p in pad))
         shape = shape[:axis] + (pad[0][axis],) + shape[axis + 1:]
     else:
         shape = broadcast_shapes(ls, vs)
-    arrays = []
+    arrays: list[Any] = []
     for a, s in ((logits, ls), (values, vs)):
         if not (integral and a is values) and a.dtype != wdt:
             a = xp.astype(a, wdt)

@@ -27,9 +27,13 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast, overload
 
+from ._types import Array, ArrayT, Namespace
 from .backends import resolve
+
+if TYPE_CHECKING:
+    from ._types import NumpyArray
 
 _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # Weyl key increments
@@ -42,7 +46,9 @@ def _const(xp: Any, v: int, like: Any) -> Any:
     ints above 2**31 next to uint32 arrays."""
     import array_api_compat
 
-    return xp.asarray(v, dtype=like.dtype, device=array_api_compat.device(like))
+    # (array_api_compat's annotation names CuPy's array, unknown without CuPy)
+    device = array_api_compat.device(like)  # pyright: ignore[reportUnknownMemberType]
+    return xp.asarray(v, dtype=like.dtype, device=device)
 
 
 def _shr(xp: Any, x: Any, k: int) -> Any:
@@ -88,11 +94,11 @@ def philox4x32(xp: Any, ctr: tuple[Any, Any, Any, Any], key: tuple[int, int]) ->
     return [c0, c1, c2, c3]
 
 
-def _block_words(xp: Any, key: tuple[int, int], blocks: Any) -> list[Any]:
+def block_words(xp: Any, key: tuple[int, int], blocks: Any) -> list[Any]:
     """The four words of each block index in ``blocks`` (a non-negative int
     array; in uint32 mode a pair (lo, hi) of arrays)."""
     if isinstance(blocks, tuple):
-        lo, hi = blocks
+        lo, hi = cast("tuple[Any, Any]", blocks)
     else:
         lo, hi = blocks & _MASK, _shr(xp, blocks, 32)
     zero = xp.zeros_like(lo)
@@ -173,15 +179,35 @@ class PortableRNG:
         self.counter += n
         return start
 
-    def random_bits(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
-                    device: Any = None) -> Any:
+    # Each draw's result type, as for gumbelxp.gumbel: like's, NumPy's given
+    # neither like nor xp, Any given xp.
+    @overload
+    def random_bits(self, shape: tuple[int, ...], *, like: ArrayT,
+                    xp: Namespace | None = None, device: Any = None) -> ArrayT: ...
+    @overload
+    def random_bits(self, shape: tuple[int, ...], *, like: None = None, xp: None = None,
+                    device: Any = None) -> NumpyArray: ...
+    @overload
+    def random_bits(self, shape: tuple[int, ...], *, like: None = None, xp: Namespace,
+                    device: Any = None) -> Any: ...
+    def random_bits(self, shape: tuple[int, ...], *, like: Array | None = None,
+                    xp: Namespace | None = None, device: Any = None) -> Any:
         """Raw 32-bit words of ``shape`` (held in the backend's Philox integer
         dtype), advancing the counter by their number."""
         be, device, _ = resolve(like, xp, device)
         return self.draw_on(be, "bits", tuple(shape), None, device, like)
 
-    def uniform(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
-                dtype: Any = None, device: Any = None) -> Any:
+    @overload
+    def uniform(self, shape: tuple[int, ...], *, like: ArrayT, xp: Namespace | None = None,
+                dtype: Any = None, device: Any = None) -> ArrayT: ...
+    @overload
+    def uniform(self, shape: tuple[int, ...], *, like: None = None, xp: None = None,
+                dtype: Any = None, device: Any = None) -> NumpyArray: ...
+    @overload
+    def uniform(self, shape: tuple[int, ...], *, like: None = None, xp: Namespace,
+                dtype: Any = None, device: Any = None) -> Any: ...
+    def uniform(self, shape: tuple[int, ...], *, like: Array | None = None,
+                xp: Namespace | None = None, dtype: Any = None, device: Any = None) -> Any:
         """Uniform variates on the open interval (0, 1), of ``shape``.
 
         float32 from one word ``w``: ``((w >> 9) + 0.5) * 2**-23``; float64
@@ -191,8 +217,17 @@ class PortableRNG:
         """
         return self._draw("uniform", shape, like, xp, dtype, device)
 
-    def gumbel(self, shape: tuple[int, ...], *, like: Any = None, xp: Any = None,
-               dtype: Any = None, device: Any = None) -> Any:
+    @overload
+    def gumbel(self, shape: tuple[int, ...], *, like: ArrayT, xp: Namespace | None = None,
+               dtype: Any = None, device: Any = None) -> ArrayT: ...
+    @overload
+    def gumbel(self, shape: tuple[int, ...], *, like: None = None, xp: None = None,
+               dtype: Any = None, device: Any = None) -> NumpyArray: ...
+    @overload
+    def gumbel(self, shape: tuple[int, ...], *, like: None = None, xp: Namespace,
+               dtype: Any = None, device: Any = None) -> Any: ...
+    def gumbel(self, shape: tuple[int, ...], *, like: Array | None = None,
+               xp: Namespace | None = None, dtype: Any = None, device: Any = None) -> Any:
         """Standard Gumbel noise of ``shape`` (see :func:`gumbel_from_words`),
         the noise every gumbelxp function draws from this generator."""
         return self._draw("gumbel", shape, like, xp, dtype, device)
@@ -232,10 +267,10 @@ def check_seed(seed: Any, what: str = "seed") -> int:
     included), else TypeError; out of range, ValueError."""
     if isinstance(seed, bool) or not hasattr(seed, "__index__"):
         raise TypeError(f"{what} must be an int, got {type(seed).__name__}")
-    seed = operator.index(seed)
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"{what} must be an integer in [0, 2**64), got {seed}")
-    return seed
+    s = operator.index(seed)
+    if not 0 <= s < 2**64:
+        raise ValueError(f"{what} must be an integer in [0, 2**64), got {s}")
+    return s
 
 
 def words_per_value(xp: Any, dtype: Any) -> int:
@@ -260,7 +295,7 @@ def words(xp: Any, int_dtype: Any, device: Any, key: tuple[int, int],
         lo = j + base_lo  # wraps mod 2**32
         carry = xp.astype(lo < base_lo, int_dtype)
         blocks = (lo, carry + _const(xp, (first >> 32) & _MASK, j))
-    w = xp.stack(_block_words(xp, key, blocks), axis=-1)
+    w = xp.stack(block_words(xp, key, blocks), axis=-1)
     off = start - 4 * first
     return xp.reshape(w, (-1,))[off:off + n]
 
@@ -269,7 +304,7 @@ def words_at(xp: Any, key: tuple[int, int], index: Any) -> Any:
     """Words at arbitrary stream positions ``index`` (an integer array of
     a 64-bit dtype), same shape: for computing any piece of a draw on its
     own, e.g. one Dask chunk."""
-    w = _block_words(xp, key, _shr(xp, index, 2))
+    w = block_words(xp, key, _shr(xp, index, 2))
     lane = index & 3
     out = w[3]
     for i in (2, 1, 0):

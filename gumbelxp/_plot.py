@@ -48,17 +48,19 @@ def require_matplotlib() -> Any:
 
 def _softmax(x: Sequence[float]) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
-    e = np.exp(a - a.max())
-    return e / e.sum()
+    e: np.ndarray = np.exp(a - a.max())
+    e /= e.sum()
+    return e
 
 
 def gradient_run() -> Callable[..., Any] | None:
     """``gumbelxp.conformance.bench.gradients.run``, or None where that
     benchmark is not installed."""
     try:
-        return importlib.import_module(GRADIENTS_MODULE).run
+        run: Callable[..., Any] = importlib.import_module(GRADIENTS_MODULE).run
     except (ImportError, AttributeError):
         return None
+    return run
 
 
 def gradient_records(run: Callable[..., Any] | None = None) -> list[dict[str, Any]] | None:
@@ -149,7 +151,7 @@ def _draw_simplex(ax: Any, y: np.ndarray, tau: float, p: np.ndarray) -> None:
                                            (0.5, math.sqrt(3) / 2, "center", "bottom"))):
         ax.annotate(f"{i}: p={p[i]:.2f}", (cx, cy), fontsize=7, ha=ha, va=va,
                     xytext=(0, -2 if va == "top" else 2), textcoords="offset points")
-    near = float(np.mean(y.max(axis=1) > 0.99))
+    near = float(np.count_nonzero(np.max(y, axis=1) > 0.99)) / len(y)
     ax.set_title(f"tau = {tau:g}: {near:.0%} have max > 0.99", fontsize=10)
     ax.set_xlim(-0.15, 1.15)
     ax.set_ylim(-0.1, 0.95)

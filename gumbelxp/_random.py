@@ -40,13 +40,14 @@ def draw(be: Backend, rng: Any, kind: str, shape: tuple[Any, ...], dtype: Any, d
     return -xp.log(-xp.log(u))
 
 
-def gumbel_noise(inp: Input, rng: Any, noise: Any, shape: tuple[Any, ...] | None = None) -> Any:
+def gumbel_noise(inp: Input[Any], rng: Any, noise: Any,
+                 shape: tuple[Any, ...] | None = None) -> Any:
     """Standard Gumbel noise for ``inp`` (of ``shape``, default the input's),
     in the dtype computed in: from ``rng``, or ``noise`` itself, checked."""
     return _noise(inp, rng, noise, "gumbel", inp.shape if shape is None else shape)
 
 
-def logistic_noise(inp: Input, rng: Any, noise: Any) -> Any:
+def logistic_noise(inp: Input[Any], rng: Any, noise: Any) -> Any:
     """Standard logistic noise ``log(u) - log(1 - u)`` for ``inp``, one
     open-interval uniform per element, or ``noise`` itself, checked."""
     if noise is not None:
@@ -56,7 +57,7 @@ def logistic_noise(inp: Input, rng: Any, noise: Any) -> Any:
     return xp.log(u) - xp.log1p(-u)
 
 
-def _noise(inp: Input, rng: Any, noise: Any, kind: str, shape: tuple[Any, ...]) -> Any:
+def _noise(inp: Input[Any], rng: Any, noise: Any, kind: str, shape: tuple[Any, ...]) -> Any:
     be, xp = inp.be, inp.xp
     if noise is None:
         return draw(be, check_rng(be, rng), kind, shape, inp.wdt, inp.device, like=inp.x)

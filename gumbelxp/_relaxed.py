@@ -339,7 +339,7 @@ def conditional_gumbel(
     same_backend(be, index, "index")
     if not xp.isdtype(index.dtype, "integral"):
         raise TypeError(f"index must have an integer dtype, got {index.dtype}")
-    if index.ndim != len(shape) - 1:
+    if len(be.shape(index)) != len(shape) - 1:
         raise ValueError(f"index must have the logits' shape without axis {ax}, got "
                          f"{tuple(be.shape(index))} for logits {tuple(shape)}")
     ix = be.whole_axis(xp.expand_dims(index, axis=ax), ax)

@@ -10,7 +10,8 @@ and is the reference every fast path is tested against.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from . import _ops as ops
 from ._checks import (
@@ -28,13 +29,16 @@ from ._checks import (
     work_dtype,
 )
 from ._random import draw, gumbel_noise
-from ._types import RNG, Array, ArrayT
+from ._types import RNG, Array, ArrayT, Namespace
 from .backends import fast_path, resolve
+
+if TYPE_CHECKING:
+    from ._types import NumpyArray
 
 __all__ = ["gumbel", "gumbel_softmax", "gumbel_max", "gumbel_topk", "straight_through"]
 
 
-def gumbel_softmax_generic(inp: Input, g: Any, t: Any, hard: bool) -> Any:
+def gumbel_softmax_generic(inp: Input[Any], g: Any, t: Any, hard: bool) -> Any:
     """``softmax((x + g) / t)``, straight-through one-hot with ``hard`` (the
     argmax of ``x + g``, taken before dividing: a huge ``t`` would round the
     scores into ties)."""
@@ -47,11 +51,23 @@ def gumbel_softmax_generic(inp: Input, g: Any, t: Any, hard: bool) -> Any:
 # ---------------------------------------------------------------------------
 # the public functions
 # ---------------------------------------------------------------------------
+@overload
+def gumbel(shape: int | Sequence[int], *, like: ArrayT, xp: Namespace | None = None,
+           dtype: Any = None, device: Any = None, loc: float | Array = 0.0,
+           scale: float | Array = 1.0, rng: RNG = None) -> ArrayT: ...
+@overload
+def gumbel(shape: int | Sequence[int], *, like: None = None, xp: None = None,
+           dtype: Any = None, device: Any = None, loc: float | Array = 0.0,
+           scale: float | Array = 1.0, rng: RNG = None) -> NumpyArray: ...
+@overload
+def gumbel(shape: int | Sequence[int], *, like: None = None, xp: Namespace,
+           dtype: Any = None, device: Any = None, loc: float | Array = 0.0,
+           scale: float | Array = 1.0, rng: RNG = None) -> Any: ...
 def gumbel(
-    shape: int | tuple[int, ...],
+    shape: int | Sequence[int],
     *,
     like: Array | None = None,
-    xp: Any = None,
+    xp: Namespace | None = None,
     dtype: Any = None,
     device: Any = None,
     loc: float | Array = 0.0,
@@ -90,7 +106,8 @@ def gumbel(
     -------
     array
         ``loc - scale * log(-log(u))`` with ``u`` uniform on the open
-        interval (0, 1): always finite.
+        interval (0, 1): always finite. To a type checker: ``like``'s type,
+        a NumPy array given neither ``like`` nor ``xp``, ``Any`` given ``xp``.
 
     Raises
     ------
@@ -107,23 +124,23 @@ def gumbel(
     >>> g.shape, abs(float(g.mean()) - 0.5772) < 0.02   # Euler's constant
     ((100000,), True)
     """
-    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(shape)
+    dims = (int(shape),) if isinstance(shape, (int, numbers.Integral)) else tuple(shape)
     be, device, dtype = resolve(like, xp, device, dtype)
     ns = be.namespace
     wdt = work_dtype(ns, dtype, "dtype")
-    params = []
+    params: list[Any] = []
     for name, v, check in (("scale", scale, positive_number), ("loc", loc, finite_number)):
         if is_number(v):
             params.append(check(v, name))
             continue
         same_backend(be, v, name + ", if not a number,")
         vs = tuple(be.shape(v))
-        if len(vs) > len(shape) or any(
-                a != 1 and a != b for a, b in zip(vs[::-1], shape[::-1], strict=False)):
-            raise ValueError(f"{name} of shape {vs} does not broadcast to the shape {shape}")
+        if len(vs) > len(dims) or any(
+                a != 1 and a != b for a, b in zip(vs[::-1], dims[::-1], strict=False)):
+            raise ValueError(f"{name} of shape {vs} does not broadcast to the shape {dims}")
         params.append(ns.astype(v, wdt))
     sc, lc = params
-    g = draw(be, check_rng(be, rng), "gumbel", shape, wdt, device, like)
+    g = draw(be, check_rng(be, rng), "gumbel", dims, wdt, device, like)
     if not (isinstance(sc, float) and sc == 1.0):
         g = g * sc
     if not (isinstance(lc, float) and lc == 0.0):
@@ -280,13 +297,14 @@ def gumbel_max(
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         shape = (*inp.shape[:ax], int(num_samples), *inp.shape[ax:])
         g = gumbel_noise(inp, rng, noise, shape)
-        return xp.argmax(xp.expand_dims(inp.x, axis=ax) + g, axis=ax + 1)
+        return inp.typed(xp.argmax(xp.expand_dims(inp.x, axis=ax) + g, axis=ax + 1))
     fast = fast_path(inp.be, "gumbel_max") if noise is None else None
     if fast is not None:
         i = fast(inp.x, ax, bool(keepdims), check_rng(inp.be, rng))
         if i is not None:
-            return i
-    return xp.argmax(inp.x + gumbel_noise(inp, rng, noise), axis=ax, keepdims=bool(keepdims))
+            return inp.typed(i)
+    return inp.typed(xp.argmax(inp.x + gumbel_noise(inp, rng, noise), axis=ax,
+                               keepdims=bool(keepdims)))
 
 
 def gumbel_topk(
@@ -339,16 +357,17 @@ def gumbel_topk(
     k = check_k(inp, k)
     if validate:
         validate_logits(inp)
-    return ops.topk_indices(inp.be, inp.x + gumbel_noise(inp, rng, noise), k, inp.axis)
+    return inp.typed(ops.topk_indices(inp.be, inp.x + gumbel_noise(inp, rng, noise), k, inp.axis))
 
 
-def check_k(inp: Input, k: Any) -> int:
+def check_k(inp: Input[Any], k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an int, got {type(k).__name__}")
     n = inp.shape[inp.axis]
-    if isinstance(n, int) and not 1 <= k <= n:
-        raise ValueError(f"k must be in 1..{n} (the size of axis {inp.axis}), got {k}")
-    return int(k)
+    ki = int(k)
+    if isinstance(n, int) and not 1 <= ki <= n:
+        raise ValueError(f"k must be in 1..{n} (the size of axis {inp.axis}), got {ki}")
+    return ki
 
 
 def straight_through(y_soft: ArrayT, axis: int = -1, *, dim: int | None = None) -> ArrayT:

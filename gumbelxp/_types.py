@@ -3,12 +3,26 @@
 The functions are generic in the array type: ``ArrayT`` is bound by a
 protocol that every supported framework's array satisfies, so a type checker
 sees a ``torch.Tensor`` in give a ``torch.Tensor`` out (likewise for NumPy,
-JAX, TensorFlow, CuPy, Dask and array-api-strict arrays).
+JAX, Dask and array-api-strict arrays, and CuPy's as far as its own
+annotations go). TensorFlow ships no type information: its tensors are
+``Any`` to mypy, and ``tf.Tensor`` to pyright, which bundles stubs. An
+array created from nothing (:func:`gumbelxp.gumbel` without ``like``) is a
+NumPy array, or ``Any`` when the namespace is chosen by ``xp``.
+
+This module imports no framework: NumPy's types are named for type checkers
+only.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    #: what :func:`gumbelxp.gumbel` returns given neither ``like`` nor ``xp``
+    NumpyArray: TypeAlias = NDArray[Any]
 
 
 class ArrayLike(Protocol):
@@ -21,11 +35,14 @@ class ArrayLike(Protocol):
     def dtype(self) -> Any: ...
 
 
-#: the array type of a call's first argument, which its result has too
+#: the array type of a call's first array argument, which its result has too
 ArrayT = TypeVar("ArrayT", bound=ArrayLike)
 #: an array of any supported framework (the same framework as the call's input)
 Array = ArrayLike
+#: a namespace module (``numpy``, ``torch``, ``jax.numpy``, ...) or a backend
+#: name (``"torch"``)
+Namespace: TypeAlias = "ModuleType | str"
 #: ``None``, an int seed, a native generator (``numpy.random.Generator``,
 #: ``torch.Generator``, ``tf.random.Generator``, a JAX key, ...), a
 #: TensorFlow stateless seed pair, or a :class:`gumbelxp.PortableRNG`
-RNG = Any
+RNG: TypeAlias = Any

@@ -22,16 +22,19 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-import keras
+import keras as _keras  # pyright: ignore[reportMissingTypeStubs]
 
 import gumbelxp as gx
 
 __all__ = ["GumbelSoftmax", "GumbelSigmoid"]
 
+#: Keras ships no type information (no ``py.typed``): ``Any`` to type checkers
+keras: Any = _keras
 
-def _open_uniform(layer: keras.layers.Layer, logits: Any) -> Any:
+
+def _open_uniform(layer: _Noisy, logits: Any) -> Any:
     """Uniforms on the open interval (0, 1) of the logits' shape, in float32
     (at least), from the layer's seed generator."""
     dtype = "float64" if keras.backend.standardize_dtype(logits.dtype) == "float64" else "float32"
@@ -40,10 +43,10 @@ def _open_uniform(layer: keras.layers.Layer, logits: Any) -> Any:
                                 seed=layer.seed_generator)
 
 
-class _Noisy(keras.layers.Layer):
+class _Noisy(keras.layers.Layer):  # type: ignore[misc]  # Layer is Any (untyped Keras)
     def __init__(self, tau: float = 1.0, hard: bool = False, seed: int | None = None,
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # pyright: ignore[reportUnknownMemberType]  (untyped Keras)
         tau = float(tau)
         if not (tau > 0 and tau < float("inf")):
             raise ValueError(f"tau must be finite and > 0, got {tau}")
@@ -52,13 +55,13 @@ class _Noisy(keras.layers.Layer):
         self.supports_masking = True
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "tau": self.tau, "hard": self.hard, "seed": self.seed}
+        base = cast("dict[str, Any]", super().get_config())  # pyright: ignore[reportUnknownMemberType]
+        return {**base, "tau": self.tau, "hard": self.hard, "seed": self.seed}
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
 
-@keras.saving.register_keras_serializable(package="gumbelxp")
 class GumbelSoftmax(_Noisy):
     """A Gumbel-Softmax sample of its input logits.
 
@@ -100,7 +103,6 @@ class GumbelSoftmax(_Noisy):
         return {**super().get_config(), "axis": self.axis}
 
 
-@keras.saving.register_keras_serializable(package="gumbelxp")
 class GumbelSigmoid(_Noisy):
     """A binary Concrete (relaxed Bernoulli) sample of its input logits,
     elementwise: ``sigmoid((logits + l) / tau)`` with logistic noise ``l``.
@@ -128,3 +130,9 @@ class GumbelSigmoid(_Noisy):
         else:
             n = keras.ops.zeros_like(logits)
         return gx.gumbel_sigmoid(logits, self.tau, hard=self.hard, noise=n)
+
+
+# so that saved models find the layers (what the decorator of that name does)
+_register = keras.saving.register_keras_serializable(package="gumbelxp")
+_register(GumbelSoftmax)
+_register(GumbelSigmoid)

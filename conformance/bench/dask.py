@@ -22,6 +22,9 @@ arithmetic). Throughput is samples per second; the cluster's time is the
 wall time of the computation, its start-up excluded.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import argparse
@@ -131,7 +134,8 @@ def bench_dask(n_draws: int = 10**8, *, probs: tuple[float, ...] = (1.0, 2.0, 3.
     if client is None:
         say(f"starting a LocalCluster: {workers} worker processes x 1 thread, loopback")
         own = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                                       host="127.0.0.1", dashboard_address=None,
+                                       host="127.0.0.1",
+                                       dashboard_address=None,  # pyright: ignore[reportArgumentType]  (None: no dashboard)
                                        memory_limit=0, silence_logs=40)
         client = distributed.Client(own)
     try:

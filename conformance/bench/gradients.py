@@ -68,6 +68,9 @@ deterministic given the seed, only ``us/grad`` depends on the machine):
   samples give most of the gain of 100.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import argparse

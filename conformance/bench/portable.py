@@ -1,3 +1,4 @@
+# pyright: standard
 """PortableRNG against each framework's own generator, per backend and shape.
 
 ``python -m gumbelxp.conformance.bench.portable`` prints the table; :func:`run` returns
@@ -100,7 +101,7 @@ def _jax_cases(shape: tuple[int, ...]) -> Iterator[tuple[str, str, Pair]]:
     x = jax.random.normal(jax.random.key(0), shape, dtype=jnp.float32)
     key = jax.random.key(1)
 
-    def pair(portable: Callable, native: Callable) -> Pair:
+    def pair(portable: Callable[..., Any], native: Callable[..., Any]) -> Pair:
         fp, fn = jax.jit(portable), jax.jit(native)
         return (lambda: fp(x).block_until_ready(), lambda: fn(x, key).block_until_ready())
 
@@ -120,7 +121,7 @@ def _tensorflow_cases(shape: tuple[int, ...]) -> Iterator[tuple[str, str, Pair]]
     x = tf.random.stateless_normal(shape, seed=(0, 0), dtype=tf.float32)
     gen = tf.random.Generator.from_seed(1)
 
-    def pair(portable: Callable, native: Callable) -> Pair:
+    def pair(portable: Callable[..., Any], native: Callable[..., Any]) -> Pair:
         fp, fn = tf.function(portable), tf.function(native)
         return (lambda: fp(x).numpy(), lambda: fn(x).numpy())
 

@@ -34,6 +34,9 @@ says something else was using the machine (:func:`busy_cases`), and
 ``gumbelxp bench`` then warns on stderr.
 """
 
+# pyright: standard
+# (test support and benchmarks: not strict, see [tool.mypy.overrides] in pyproject.toml)
+
 from __future__ import annotations
 
 import argparse
@@ -44,6 +47,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 SHAPES: tuple[tuple[int, int], ...] = ((8, 16), (256, 1000), (4096, 1024), (64, 50257))
@@ -74,7 +78,7 @@ class Case:
     the references, and ``portable``: the same gumbelxp call with
     ``gx.PortableRNG``, timed in the same rounds (the PortableRNG column)."""
 
-    def __init__(self, backend: str, variant: str, dtype: str, shape: tuple, mode: str,
+    def __init__(self, backend: str, variant: str, dtype: str, shape: tuple[int, ...], mode: str,
                  ours: Callable[[], Any], refs: dict[str, Callable[[], Any]],
                  nbytes: int, portable: Callable[[], Any] | None = None) -> None:
         self.backend, self.variant, self.dtype = backend, variant, dtype
@@ -118,10 +122,10 @@ def _numpy_cases(shape, modes):
             continue
         hard = mode == "hard"
         yield Case("numpy", "eager", "float32", shape, mode,
-                   lambda hard=hard: gx.gumbel_softmax(x, hard=hard, rng=gen),
-                   {REF_NUMPY_INPLACE: lambda hard=hard: inplace(hard),
-                    REF_NUMPY_RECIPE: lambda hard=hard: seeds(hard)}, x.nbytes,
-                   lambda hard=hard: gx.gumbel_softmax(x, hard=hard, rng=gx.PortableRNG(0)))
+                   partial(gx.gumbel_softmax, x, hard=hard, rng=gen),
+                   {REF_NUMPY_INPLACE: partial(inplace, hard),
+                    REF_NUMPY_RECIPE: partial(seeds, hard)}, x.nbytes,
+                   partial(gx.gumbel_softmax, x, hard=hard, rng=gx.PortableRNG(0)))
 
 
 def _torch_cases(shape, modes):
@@ -138,26 +142,26 @@ def _torch_cases(shape, modes):
             if mode == "hard_fwd_bwd":
                 xg = x.clone().requires_grad_(True)
 
-                def ours(xg=xg, w=w):
-                    return torch.autograd.grad(gx.gumbel_softmax(xg, hard=True), xg, w)[0]
+                def ours_grad(xg=xg, w=w, rng=None):
+                    y = gx.gumbel_softmax(xg, hard=True, rng=rng)
+                    return torch.autograd.grad(y, xg, w)[0]
 
-                def ref(xg=xg, w=w):
+                def ref_grad(xg=xg, w=w):
                     return torch.autograd.grad(F.gumbel_softmax(xg, hard=True), xg, w)[0]
+
+                ours, ref = ours_grad, ref_grad
+                portable = partial(ours_grad, rng=gx.PortableRNG(0))
             else:
                 hard = mode == "hard"
 
-                def ours(x=x, hard=hard):
-                    return gx.gumbel_softmax(x, hard=hard)
+                def ours_fwd(x=x, hard=hard, rng=None):
+                    return gx.gumbel_softmax(x, hard=hard, rng=rng)
 
-                def ref(x=x, hard=hard):
+                def ref_fwd(x=x, hard=hard):
                     return F.gumbel_softmax(x, hard=hard)
-            if mode == "hard_fwd_bwd":
-                def portable(xg=xg, w=w):
-                    y = gx.gumbel_softmax(xg, hard=True, rng=gx.PortableRNG(0))
-                    return torch.autograd.grad(y, xg, w)[0]
-            else:
-                def portable(x=x, hard=hard):
-                    return gx.gumbel_softmax(x, hard=hard, rng=gx.PortableRNG(0))
+
+                ours, ref = ours_fwd, ref_fwd
+                portable = partial(ours_fwd, rng=gx.PortableRNG(0))
             yield Case("torch", "eager", dtype, shape, mode, ours,
                        {REF_TORCH: ref}, x.numel() * x.element_size(), portable)
 
@@ -240,8 +244,8 @@ def _tensorflow_cases(shape, modes):
                     return tape.gradient(y, x, output_gradients=w)
                 fns.append(lambda tf_f=tf_f: tf_f(x, w).numpy())
             else:
-                tf_f = tf.function(lambda x, f=f, hard=hard: f(x, hard))
-                fns.append(lambda tf_f=tf_f: tf_f(x).numpy())
+                tf_g = tf.function(lambda x, f=f, hard=hard: f(x, hard))
+                fns.append(lambda tf_g=tf_g: tf_g(x).numpy())
         yield Case("tensorflow", "tf.function", "float32", shape, mode, fns[0],
                    {REF_TF: fns[1]}, int(x.shape.num_elements()) * 4, fns[2])
 
@@ -407,7 +411,7 @@ def run(backends: list[str] | None = None, shapes: list[tuple[int, ...]] | None 
             sys.stderr.write(f"bench: skipping {name}: {type(e).__name__}: {e}\n")
             cases = [c for c in cases if c.backend != name]
     bar.add(len(cases) * (2 if memory else 1) - 1)
-    records = []
+    records: list[dict[str, Any]] = []
     for c in cases:
         bar.update(f"{c.backend} {c.dtype} {'x'.join(map(str, c.shape))} {c.mode}")
         refs = list(c.refs)
@@ -433,7 +437,7 @@ def run(backends: list[str] | None = None, shapes: list[tuple[int, ...]] | None 
             })
         bar.step()
     if memory:  # after all timings: tuning malloc for it slows allocation
-        by_case: dict[tuple, list[dict[str, Any]]] = {}
+        by_case: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for r in records:
             by_case.setdefault((r["backend"], r["dtype"], r["shape"], r["mode"]), []).append(r)
         for c in cases:
@@ -480,11 +484,11 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def _pivot(records: list[dict[str, Any]]) -> tuple[list[tuple[int, ...]], dict]:
+def _pivot(records: list[dict[str, Any]]) -> tuple[list[tuple[int, ...]], dict[Any, Any]]:
     """Shapes in order, and {(backend, variant, dtype): {(mode, reference):
     {shape: record}}}."""
     shapes = list(dict.fromkeys(tuple(r["shape"]) for r in records))
-    groups: dict[tuple[str, str, str], dict[tuple[str, str], dict]] = {}
+    groups: dict[tuple[str, str, str], dict[tuple[str, str], dict[Any, Any]]] = {}
     for r in records:
         g = groups.setdefault((r["backend"], r["variant"], r["dtype"]), {})
         g.setdefault((r["mode"], r["reference"]), {})[tuple(r["shape"])] = r
