@@ -467,13 +467,13 @@ def applies(x: Any, axis: int, tau: Any, rng: Any) -> bool:
     """Whether the fused kernels can compute this call: float32 / float16
     logits, the last axis, a Python-number ``tau`` whose reciprocal is a
     normal float32, and ``rng`` None, an int seed or a PortableRNG."""
-    from gumbelxp._philox import PortableRNG
+    from gumbelxp._philox import PhiloxStream
 
     if not enabled() or x.dtype.char not in "fe" or axis != x.ndim - 1:
         return False
     if tau is not None and not (isinstance(tau, float) and 1.2e-38 < 1.0 / tau < 3.4e38):
         return False
-    if not (rng is None or isinstance(rng, (int, PortableRNG))) or isinstance(rng, bool):
+    if not (rng is None or isinstance(rng, (int, PhiloxStream))) or isinstance(rng, bool):
         return False
     rows = x.size // x.shape[-1] if x.shape[-1] else 0
     return rows < 2**31 - 1
@@ -484,10 +484,10 @@ def _key_args(rng: Any, total: int) -> tuple[int, int, int, Any]:
     advanced by ``total`` words, as its generic draw would be. ``None``
     draws a fresh 64-bit key from CuPy's default generator of the current
     device, on the device (no host round trip)."""
-    from gumbelxp._philox import PortableRNG
+    from gumbelxp._philox import PhiloxStream
 
     cupy = cupy_module()
-    if isinstance(rng, PortableRNG):
+    if isinstance(rng, PhiloxStream):
         k0, k1 = rng.key
         # the kernel computes this generator's stream itself: it takes the words
         return rng._take(total), k0, k1, None  # pyright: ignore[reportPrivateUsage]

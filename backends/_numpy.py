@@ -107,11 +107,11 @@ def _log_exponential(gen: np.random.Generator, shape: tuple[int, ...], dtype: An
 def _portable(rng: Any) -> Any:
     """The PortableRNG a checked ``rng`` stands for here (an int seed, or a
     PortableRNG), or None."""
-    from gumbelxp._philox import PortableRNG
+    from gumbelxp._philox import PhiloxStream
 
     if isinstance(rng, int):
-        return PortableRNG(rng)
-    return rng if isinstance(rng, PortableRNG) else None
+        return PhiloxStream(rng)
+    return rng if isinstance(rng, PhiloxStream) else None
 
 
 def _scores(x: np.ndarray, rng: Any) -> np.ndarray | None:
@@ -140,7 +140,7 @@ def _one_hot_of(s: np.ndarray, axis: int) -> np.ndarray:
     """The exact one-hot of ``argmax(s)``, NaN on the slices whose maximum is
     not finite (a NaN, +inf or only -inf logits)."""
     idx = np.argmax(s, axis=axis, keepdims=True)
-    high = np.take_along_axis(s, idx, axis=axis)
+    high = np.max(s, axis=axis, keepdims=True)
     y = np.zeros(s.shape, dtype=s.dtype)
     if axis == y.ndim - 1:  # rows of a fresh C array: one fancy-index write
         rows = np.reshape(y, (-1, s.shape[-1]))

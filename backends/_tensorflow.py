@@ -180,12 +180,12 @@ def _whole_nan(y: Any, axis: int) -> Any:
 def _gumbel_softmax(x: Any, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
     """TensorFlow's fused kernels (``tf.nn.softmax``, ``tf.one_hot``): a graph
     pays per op, so one kernel beats the generic expressions."""
-    from gumbelxp._philox import PortableRNG
+    from gumbelxp._philox import PhiloxStream
 
     fi = np.finfo(x.dtype.as_numpy_dtype)
     if not isinstance(tau, float) or not float(fi.smallest_normal) <= tau <= float(fi.max):
         return None
-    if isinstance(rng, PortableRNG):
+    if isinstance(rng, PhiloxStream):
         shape = BACKEND.shape(x)
         if not all(isinstance(d, int) for d in shape):
             return None  # the generic path says why it cannot

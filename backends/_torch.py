@@ -155,45 +155,53 @@ def _log_exponential(x: torch.Tensor, rng: Any) -> torch.Tensor:
     return _uniform(rng, x.shape, x.dtype, x.device).log_().neg_().log_()
 
 
-def _noise(x: torch.Tensor, rng: Any) -> torch.Tensor | None:
-    """Gumbel noise for ``x`` in a fresh tensor: ``-log E`` from a native
-    generator, or a PortableRNG's stream; None for any other ``rng``."""
-    from gumbelxp._philox import PortableRNG
+def _scores(x: torch.Tensor, rng: Any) -> torch.Tensor | None:
+    """``x + g`` in a fresh tensor: ``x - log E`` from a native generator, or
+    ``x`` plus a PortableRNG's noise; None for any other ``rng``."""
+    from gumbelxp._philox import PhiloxStream
 
-    if isinstance(rng, PortableRNG):
-        return cast(torch.Tensor, rng.draw_on(BACKEND, "gumbel", tuple(x.shape), x.dtype,
-                                              x.device))
-    return _log_exponential(x, rng).neg_() if _native(rng) else None
+    if isinstance(rng, PhiloxStream):
+        g = cast(torch.Tensor, rng.draw_on(BACKEND, "gumbel", tuple(x.shape), x.dtype,
+                                           x.device))
+        return g.add_(x) if not _needs_grad(x) else x + g
+    if not _native(rng):
+        return None
+    r = _log_exponential(x, rng)
+    return torch.sub(x, r, out=r) if not _needs_grad(x) else x - r
 
 
 def _gumbel_max(x: torch.Tensor, axis: int, keepdims: bool, rng: Any) -> Any:
-    g = _noise(x, rng)
-    return None if g is None else torch.argmax(g.add_(x), dim=axis, keepdim=keepdims)
+    s = _scores(x, rng)
+    return None if s is None else torch.argmax(s, dim=axis, keepdim=keepdims)
 
 
 def _gumbel_softmax(x: torch.Tensor, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
     fi = torch.finfo(x.dtype)
     if not (isinstance(tau, float) and fi.smallest_normal <= tau <= fi.max):
         return None
-    g = _noise(x, rng)
-    if g is None:
+    s = _scores(x, rng)
+    if s is None:
         return None
-    if _needs_grad(x):
-        s = x + g
-        y = torch.softmax((s - s.detach().amax(axis, keepdim=True)) / tau, axis)
+    if _needs_grad(x):  # the fused softmax: its backward pass is cheaper
+        # torch.softmax shifts by the maximum itself; before dividing by tau
+        # the shift is ours, so that no finite input overflows
+        z = s if tau == 1.0 else (s - s.detach().amax(axis, keepdim=True)) / tau
+        y = torch.softmax(z, axis)
         if not hard:
             return y
         y_hard = torch.zeros_like(y).scatter_(axis, s.detach().argmax(axis, keepdim=True), 1.0)
         return y_hard + (y - y.detach())
-    s = g.add_(x)  # x + g, in place
     if hard:  # the Gumbel-max one-hot: no softmax needed
         high, idx = torch.max(s, dim=axis, keepdim=True)
         nan = high - high  # 0, or NaN on a slice with a NaN, +inf or only -inf logits
         return nan.expand(x.shape).clone().scatter_(axis, idx, nan + 1.0)
+    if x.numel() < 4096:  # few dispatches: torch.softmax shifts by the maximum itself
+        return torch.softmax(s if tau == 1.0 else s.sub_(s.amax(axis, keepdim=True)).div_(tau),
+                             axis)
     s.sub_(s.amax(axis, keepdim=True))
     if tau != 1.0:
         s.div_(tau)
-    return torch.softmax(s, axis) if x.numel() < 4096 else _softmax_(s, axis)
+    return _softmax_(s, axis)
 
 
 def _softmax_(s: torch.Tensor, axis: int) -> torch.Tensor:

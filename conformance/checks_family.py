@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import reference_family as R
-from .checks import (
+from .reference import (
     Mismatch,
     Result,
     _as,
@@ -179,7 +179,7 @@ def _call(case: FamilyCase, be: Any, arrs: dict[str, Any]) -> Callable[..., Any]
     """``f(logits, *tau)``: the case's call on backend ``be`` (a fresh
     PortableRNG(SEED) each time)."""
     import gumbelxp as gx
-    from gumbelxp._philox import PortableRNG
+    from gumbelxp._portable import PortableRNG
 
     c = case
 

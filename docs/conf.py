@@ -82,11 +82,10 @@ html_show_sourcelink = False
 #: from its name
 API_SECTIONS = {
     "_sampling": "Sampling",
-    "_api": "Sampling",
+    "_relaxed": "The relaxation family",
     "_densities": "Densities",
-    "_family": "The relaxation family",
     "_estimators": "Gradient estimators",
-    "_philox": "Random numbers",
+    "_portable": "Random numbers",
 }
 #: public names with a page of their own
 OWN_PAGE = {"PortableRNG"}

@@ -31,7 +31,7 @@ from ._densities import (
     relaxed_log_prob,
 )
 from ._estimators import gumbel_rao, reinmax
-from ._philox import PortableRNG
+from ._portable import PortableRNG
 from ._relaxed import conditional_gumbel, gumbel_log_softmax, gumbel_sigmoid, relaxed_topk
 from ._sampling import gumbel, gumbel_max, gumbel_softmax, gumbel_topk, straight_through
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, cast
 
-from ._philox import PortableRNG, check_seed
+from ._philox import PhiloxStream, check_seed
 from ._types import ArrayT
 from .backends import Backend, backend_of, loaded_backends, reject_unsupported
 
@@ -224,7 +224,7 @@ def check_rng(be: Backend, rng: Any) -> Any:
     """``rng`` checked: None, an int seed (as a Python int), a native
     generator of ``be`` or a PortableRNG; TypeError for anything else,
     naming the framework of another framework's generator."""
-    if rng is None or isinstance(rng, PortableRNG):
+    if rng is None or isinstance(rng, PhiloxStream):
         return rng
     if be.is_generator(rng):
         return rng

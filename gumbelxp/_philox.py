@@ -27,13 +27,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast, overload
-
-from ._types import Array, ArrayT, Namespace
-from .backends import resolve
-
-if TYPE_CHECKING:
-    from ._types import NumpyArray
+from typing import Any, cast
 
 _M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85  # Weyl key increments
@@ -105,49 +99,14 @@ def block_words(xp: Any, key: tuple[int, int], blocks: Any) -> list[Any]:
     return philox4x32(xp, (lo, hi, zero, zero), key)
 
 
-class PortableRNG:
-    """A counter-based generator (Philox-4x32-10) whose bits are identical on
-    every backend and device.
+class PhiloxStream:
+    """The state of a Philox-4x32-10 stream: a 64-bit key (the seed) and a
+    counter of the 32-bit words already used. :class:`gumbelxp.PortableRNG`
+    is this with the user's draws; the adapters need only this."""
 
-    Parameters
-    ----------
-    seed : int
-        Any integer in ``[0, 2**64)``; it is the Philox key.
-    counter : int, optional
-        Number of 32-bit words already drawn (to resume a saved state).
-
-    Notes
-    -----
-    Element ``i`` of a draw depends only on ``(seed, counter, i)``, so a draw
-    of shape ``(B, K)`` holds the same numbers however it is later split, and
-    ``get_state`` / ``set_state`` (or pickling) save and restore a generator.
-    The counter advances by the number of words each draw uses: one per
-    float32 element, two per float64 element.
-
-    Gumbel noise from it spans exactly ``[-log(33 ln 2), 33 ln 2] =
-    [-3.1300, 22.8739]`` in float32 (one word) and ``[-log(65 ln 2), 65 ln 2]
-    = [-3.8079, 45.0546]`` in float64 (two words); the frameworks' own
-    samplers stop near 16.6 in float32. The upper tail comes from
-    ``-log1p(-x)`` on a fine grid near zero instead of ``-log(u)`` near one.
-    The lower end is what the bits allow: ``P(G < -4) = exp(-e**4) ~ 2**-79``,
-    less than one cell of a 32-bit (or 64-bit) word, whose smallest cell
-    already holds all the mass below -3.13 (-3.81). See
-    :func:`gumbel_from_words`.
-
-    Inside ``jax.jit`` or ``tf.function`` the counter is read when the
-    function is traced: pass a fresh generator (or a seed) per call there.
-
-    Examples
-    --------
-    >>> import gumbelxp as gx
-    >>> rng = gx.PortableRNG(42)
-    >>> u = rng.uniform((2, 3), dtype="float32")  # one 32-bit word per float32
-    >>> bool(((u > 0) & (u < 1)).all()), rng.counter
-    (True, 6)
-    """
 
     def __init__(self, seed: int, counter: int = 0) -> None:
-        self.seed = check_seed(seed, "PortableRNG seed")
+        self.seed = check_seed(seed, f"{type(self).__name__} seed")
         counter = check_seed(counter, "counter")
         if counter >= 2**62:
             raise ValueError(f"counter must be in [0, 2**62), got {counter}")
@@ -166,10 +125,10 @@ class PortableRNG:
         self.__init__(state["seed"], state["counter"])  # type: ignore[misc]
 
     def __repr__(self) -> str:
-        return f"PortableRNG(seed={self.seed}, counter={self.counter})"
+        return f"{type(self).__name__}(seed={self.seed}, counter={self.counter})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PortableRNG) and self.get_state() == other.get_state()
+        return isinstance(other, PhiloxStream) and self.get_state() == other.get_state()
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
@@ -178,72 +137,6 @@ class PortableRNG:
         start = self.counter
         self.counter += n
         return start
-
-    # Each draw's result type, as for gumbelxp.gumbel: like's, NumPy's given
-    # neither like nor xp, Any given xp.
-    @overload
-    def random_bits(self, shape: tuple[int, ...], *, like: ArrayT,
-                    xp: Namespace | None = None, device: Any = None) -> ArrayT: ...
-    @overload
-    def random_bits(self, shape: tuple[int, ...], *, like: None = None, xp: None = None,
-                    device: Any = None) -> NumpyArray: ...
-    @overload
-    def random_bits(self, shape: tuple[int, ...], *, like: None = None, xp: Namespace,
-                    device: Any = None) -> Any: ...
-    def random_bits(self, shape: tuple[int, ...], *, like: Array | None = None,
-                    xp: Namespace | None = None, device: Any = None) -> Any:
-        """Raw 32-bit words of ``shape`` (held in the backend's Philox integer
-        dtype), advancing the counter by their number."""
-        be, device, _ = resolve(like, xp, device)
-        return self.draw_on(be, "bits", tuple(shape), None, device, like)
-
-    @overload
-    def uniform(self, shape: tuple[int, ...], *, like: ArrayT, xp: Namespace | None = None,
-                dtype: Any = None, device: Any = None) -> ArrayT: ...
-    @overload
-    def uniform(self, shape: tuple[int, ...], *, like: None = None, xp: None = None,
-                dtype: Any = None, device: Any = None) -> NumpyArray: ...
-    @overload
-    def uniform(self, shape: tuple[int, ...], *, like: None = None, xp: Namespace,
-                dtype: Any = None, device: Any = None) -> Any: ...
-    def uniform(self, shape: tuple[int, ...], *, like: Array | None = None,
-                xp: Namespace | None = None, dtype: Any = None, device: Any = None) -> Any:
-        """Uniform variates on the open interval (0, 1), of ``shape``.
-
-        float32 from one word ``w``: ``((w >> 9) + 0.5) * 2**-23``; float64
-        from two: ``((w0 >> 6) * 2**26 + (w1 >> 6) + 0.5) * 2**-52``. Both are
-        exact, so every backend returns the same bits. Namespace, dtype and
-        device as for :func:`gumbelxp.gumbel`.
-        """
-        return self._draw("uniform", shape, like, xp, dtype, device)
-
-    @overload
-    def gumbel(self, shape: tuple[int, ...], *, like: ArrayT, xp: Namespace | None = None,
-               dtype: Any = None, device: Any = None) -> ArrayT: ...
-    @overload
-    def gumbel(self, shape: tuple[int, ...], *, like: None = None, xp: None = None,
-               dtype: Any = None, device: Any = None) -> NumpyArray: ...
-    @overload
-    def gumbel(self, shape: tuple[int, ...], *, like: None = None, xp: Namespace,
-               dtype: Any = None, device: Any = None) -> Any: ...
-    def gumbel(self, shape: tuple[int, ...], *, like: Array | None = None,
-               xp: Namespace | None = None, dtype: Any = None, device: Any = None) -> Any:
-        """Standard Gumbel noise of ``shape`` (see :func:`gumbel_from_words`),
-        the noise every gumbelxp function draws from this generator."""
-        return self._draw("gumbel", shape, like, xp, dtype, device)
-
-    def _draw(self, kind: str, shape: tuple[int, ...], like: Any, xp: Any, dtype: Any,
-              device: Any) -> Any:
-        be, device, dtype = resolve(like, xp, device, dtype)
-        ns = be.namespace
-        wdt = ns.float32 if ns.finfo(dtype).bits < 32 else dtype
-        out = self.draw_on(be, kind, tuple(shape), wdt, device, like)
-        if wdt == dtype:
-            return out
-        if kind == "uniform":  # half precision: round, then keep the interval open
-            eps = float(ns.finfo(dtype).eps)
-            out = ns.clip(out, eps * 2.0**-11, 1.0 - eps / 2)
-        return ns.astype(out, dtype)
 
     def draw_on(self, be: Any, kind: str, shape: tuple[Any, ...], dtype: Any, device: Any,
                 like: Any = None) -> Any:
@@ -376,6 +269,3 @@ def gumbel_from_words(xp: Any, w: Any, dtype: Any) -> Any:
     e = xp.where(b, -xp.log1p(-x), -xp.log(x))
     return -xp.log(e)
 
-
-PortableRNG.words = staticmethod(words)  # type: ignore[attr-defined]
-PortableRNG.words_at = staticmethod(words_at)  # type: ignore[attr-defined]

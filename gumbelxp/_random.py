@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import Input, check_rng, same_backend, same_shape, work_dtype
-from ._philox import PortableRNG
+from ._philox import PhiloxStream
 from .backends import Backend
 
 
-def portable(be: Backend, rng: Any) -> PortableRNG | None:
+def portable(be: Backend, rng: Any) -> PhiloxStream | None:
     """The PortableRNG that a checked ``rng`` stands for on ``be``, or None."""
-    if isinstance(rng, PortableRNG):
+    if isinstance(rng, PhiloxStream):
         return rng
     seed = be.portable_seed(rng)
-    return None if seed is None else PortableRNG(seed)
+    return None if seed is None else PhiloxStream(seed)
 
 
 def draw(be: Backend, rng: Any, kind: str, shape: tuple[Any, ...], dtype: Any, device: Any,

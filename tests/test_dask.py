@@ -21,7 +21,7 @@ from gumbelxp.backends import get_backend  # noqa: E402
 from gumbelxp.backends._dask import chunk_words  # noqa: E402
 
 import gumbelxp as gx  # noqa: E402
-from gumbelxp._philox import PortableRNG  # noqa: E402
+from gumbelxp._portable import PortableRNG  # noqa: E402
 
 DASK = get_backend("dask")
 SHAPE = (6, 10)

@@ -192,7 +192,7 @@ def gradients(backend: str, problem: Problem, name: str, tau: float, n: int,
     """``n`` gradient estimates ``(n, L, K)`` (float64) and the seconds the
     batched forward and backward pass took (after a warm-up call; NaN unless
     ``timed``)."""
-    from gumbelxp._philox import PortableRNG
+    from gumbelxp._portable import PortableRNG
 
     from ..support import Target, from_numpy, to_numpy
 
