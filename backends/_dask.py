@@ -153,15 +153,34 @@ def _draw_block(key: tuple[int, int], start: int, per: int, dtype: Any, kind: st
     info = block_info[None]
     chunk_shape: tuple[int, ...] = tuple(info["chunk-shape"])
     dtype = np.dtype(dtype)
+    shape, loc = tuple(info["shape"]), list(info["array-location"])
+    first = _contiguous_start(shape, loc)
+    if kind == "gumbel" and first is not None:  # one run of the stream: batched, in cache
+        g = _philox_numpy.portable_noise(key, start + per * first, math.prod(chunk_shape),
+                                         dtype, threads=1)
+        return np.reshape(g, chunk_shape)
     out = np.empty(math.prod(chunk_shape), dtype=dtype)
-    for e0, e1, w in iter_chunk_words(key, start, per, tuple(info["shape"]),
-                                      list(info["array-location"])):
+    for e0, e1, w in iter_chunk_words(key, start, per, shape, loc):
         if kind == "bits":
             out[e0:e1] = w[:, 0]
         else:
             f = gumbel_from_words if kind == "gumbel" else uniform_from_words
             out[e0:e1] = f(_np_xp(), w, dtype)
     return np.reshape(out, chunk_shape)
+
+
+def _contiguous_start(shape: tuple[int, ...], loc: list[tuple[int, int]]) -> int | None:
+    """The global flat index of a chunk's first element if the chunk is one
+    run of the flat (C) order (whole along every axis after the first it
+    splits, one element along the axes before), else None."""
+    nd = len(shape)
+    j = nd - 1
+    while j > 0 and tuple(loc[j]) == (0, shape[j]):
+        j -= 1
+    if any(e - s != 1 for s, e in loc[:j]):
+        return None
+    strides = [math.prod(shape[a + 1:]) for a in range(nd)]
+    return sum(s * strides[a] for a, (s, _) in enumerate(loc))
 
 
 def _no_unit_runs(chunks: tuple[tuple[int, ...], ...], axis: int,
