@@ -140,7 +140,7 @@ def test_console_script_target_is_callable():
 # docstring examples
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("module", ["gumbelxp", "gumbelxp._sampling", "gumbelxp._densities",
-                                    "gumbelxp._philox"])
+                                    "gumbelxp._portable"])
 def test_doctests(module):
     mod = importlib.import_module(module)
     finder = doctest.DocTestFinder(exclude_empty=True)
