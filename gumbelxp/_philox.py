@@ -1,4 +1,4 @@
-"""PortableRNG: Philox-4x32-10 written once against the array API.
+"""Philox-4x32-10, the stream behind PortableRNG, written once against the array API.
 
 Philox-4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy
 as 1, 2, 3", SC'11) is a counter-based generator: block ``b`` of four 32-bit
