@@ -7,8 +7,20 @@ Markers declare what runs where (no ``if backend.name`` in test bodies):
 ``gumbelxp.conformance.support.CAPABILITIES``.
 """
 
+import importlib.util
+import sys
+
 import pytest
-from gumbelxp.conformance.support import Target, selected_targets
+
+# TensorFlow Probability's NumPy substrate (an oracle of the family tests) is
+# imported before anything imports TensorFlow (finding the backends does):
+# with TensorFlow already loaded, ``import tensorflow_probability`` insists on
+# the tf-keras package, which the NumPy substrate never uses and which would
+# pull a second TensorFlow distribution in next to tensorflow-cpu.
+if "tensorflow" not in sys.modules and importlib.util.find_spec("tensorflow_probability"):
+    import tensorflow_probability.substrates.numpy  # noqa: F401
+
+from gumbelxp.conformance.support import Target, selected_targets  # noqa: E402
 
 TARGETS = selected_targets()
 

@@ -45,9 +45,7 @@ def back(x):
 def tfd():
     """TensorFlow Probability's distributions (its NumPy substrate: the same
     code, without needing tf-keras)."""
-    pytest.importorskip("tensorflow_probability")
-    from tensorflow_probability.substrates import numpy as tfp
-
+    tfp = pytest.importorskip("tensorflow_probability.substrates.numpy")
     return tfp.distributions
 
 

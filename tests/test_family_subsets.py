@@ -57,9 +57,7 @@ def tol(dtype, scale=1.0):
 
 
 def tfd():
-    pytest.importorskip("tensorflow_probability")
-    from tensorflow_probability.substrates import numpy as tfp
-
+    tfp = pytest.importorskip("tensorflow_probability.substrates.numpy")
     return tfp.distributions
 
 
