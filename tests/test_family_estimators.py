@@ -7,48 +7,20 @@ straight-through's expectation and a smaller variance."""
 
 import numpy as np
 import pytest
+from _family_support import NEG, P_MIN, arr, back, best, tol
 from gumbelxp.conformance import checks as C
 from gumbelxp.conformance import reference_family as R
 from gumbelxp.conformance.support import (
-    TOLERANCES,
     Target,
     dtype_name,
     float_dtypes,
-    from_numpy,
     selected_backends,
-    to_numpy,
 )
 from scipy import stats
 
 import gumbelxp as gx
 
-P_MIN = 1e-4
-NEG = -np.inf
-AUTOGRAD = [n for n in selected_backends() if Target(n).has("autograd")]
 NO_AUTOGRAD = [n for n in selected_backends() if not Target(n).has("autograd")]
-
-
-@pytest.fixture(params=AUTOGRAD)
-def ad(request):
-    """The selected backends that have autograd."""
-    return Target(request.param)
-
-
-def best(be):
-    return "float64" if "float64" in float_dtypes(be) else "float32"
-
-
-def arr(be, a, dtype="float32"):
-    return from_numpy(be, np.asarray(a, dtype=np.float64), dtype)
-
-
-def back(x):
-    return to_numpy(x).astype(np.float64)
-
-
-def tol(dtype, scale=1.0):
-    r, a = TOLERANCES[dtype]
-    return {"rtol": r * scale, "atol": a * scale}
 
 
 def one_hot(idx, n):

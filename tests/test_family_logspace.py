@@ -8,45 +8,15 @@ import math
 
 import numpy as np
 import pytest
+from _family_support import NEG, arr, back, best, tfd, tol
 from gumbelxp.conformance import reference_family as R
 from gumbelxp.conformance.support import (
     TOLERANCES,
-    Target,
     dtype_name,
     float_dtypes,
-    from_numpy,
-    selected_backends,
-    to_numpy,
 )
 
 import gumbelxp as gx
-
-NEG = -np.inf
-
-
-def best(be):
-    """float64 where the backend has it (not JAX without x64), else float32."""
-    return "float64" if "float64" in float_dtypes(be) else "float32"
-
-
-def tol(dtype, scale=1.0):
-    r, a = TOLERANCES[dtype]
-    return {"rtol": r * scale, "atol": a * scale}
-
-
-def arr(be, a, dtype="float32"):
-    return from_numpy(be, np.asarray(a, dtype=np.float64), dtype)
-
-
-def back(x):
-    return to_numpy(x).astype(np.float64)
-
-
-def tfd():
-    """TensorFlow Probability's distributions (its NumPy substrate: the same
-    code, without needing tf-keras)."""
-    tfp = pytest.importorskip("tensorflow_probability.substrates.numpy")
-    return tfp.distributions
 
 
 def case(seed, shape=(4, 6), mask=False):
@@ -229,13 +199,6 @@ def test_relation_to_relaxed_log_prob(backend):
 # ---------------------------------------------------------------------------
 # gradients
 # ---------------------------------------------------------------------------
-AUTOGRAD = [n for n in selected_backends() if Target(n).has("autograd")]
-
-
-@pytest.fixture(params=AUTOGRAD)
-def ad(request):
-    """The selected backends that have autograd."""
-    return Target(request.param)
 
 
 def central_diff(f, args, i, h=1e-6):

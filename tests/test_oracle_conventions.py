@@ -12,28 +12,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
+import _oracle_support as S
 import numpy as np
 import pytest
 
 import gumbelxp as gx
 
-
-def _support():
-    name = "gumbelxp_oracle_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_oracle_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
 BACKENDS = S.backends()
 
 

@@ -23,10 +23,7 @@ Three references:
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
+import _oracle_support as S
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
@@ -35,19 +32,6 @@ from hypothesis.extra import numpy as hnp
 
 import gumbelxp as gx
 
-
-def _support():
-    name = "gumbelxp_oracle_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_oracle_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
 BACKENDS = S.backends()
 HYP = settings(deadline=None, derandomize=True, database=None,
                phases=(Phase.explicit, Phase.generate, Phase.shrink),

@@ -7,10 +7,7 @@ law (SciPy's KS test)."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
+import _oracle_support as S
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
@@ -19,19 +16,6 @@ from hypothesis.extra import numpy as hnp
 
 import gumbelxp as gx
 
-
-def _support():
-    name = "gumbelxp_oracle_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_oracle_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
 HALF = [(be, dt) for be in S.backends("numpy", "torch", "jax", "tensorflow")
         for dt in ("float16", "bfloat16") if not (be == "numpy" and dt == "bfloat16")]
 LIMIT = {"float16": 65504.0, "bfloat16": 3.0e38}

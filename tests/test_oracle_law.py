@@ -19,28 +19,11 @@ each check at level 1e-4.
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
+import _oracle_support as S
 import numpy as np
 import pytest
 
 import gumbelxp as gx
-
-
-def _support():
-    name = "gumbelxp_oracle_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, pathlib.Path(__file__).with_name("_oracle_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
 
 CALLS_SMALL = 16  # calls of the small regime, each below 4096 values
 SMALL_N, SMALL_ROWS = 1000, 250  # values per gumbel call; rows of 4 per logits call
