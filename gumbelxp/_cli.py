@@ -177,7 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         import gumbelxp as gx
 
         x = np.asarray(SEED_LOGITS, dtype=np.float32)
-        print("\n3. Temperature: the sample of 1. as tau falls\n"
+        print("\n3. Temperature: the sample of part 1 as tau falls\n"
               f"   y = gx.gumbel_softmax(logits, tau, rng={rng})\n")
         print(f"   {'tau':<{_NAME_W}}" + "".join(f"{f'y[{i}]':>8}" for i in k))
         for tau in DEMO_TAUS:
