@@ -364,7 +364,7 @@ def _bad_inputs() -> list[tuple[str, type, Callable[[Any, str], Any]]]:
          lambda be, dt: gx.gumbel_softmax(logits(be, dt), _as(be, np.ones((2, 3)), dt))),
         ("k_zero", ValueError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 0, rng=0)),
         ("k_too_big", ValueError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 4, rng=0)),
-        ("k_float", TypeError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 1.5, rng=0)),  # type: ignore[arg-type]
+        ("k_float", TypeError, lambda be, dt: gx.gumbel_topk(logits(be, dt), 1.5, rng=0)),  # type: ignore[call-overload]
         ("axis_out_of_range", ValueError,
          lambda be, dt: gx.gumbel_softmax(logits(be, dt), axis=2, rng=0)),
         ("rng_and_noise", TypeError,

@@ -33,7 +33,7 @@ from ._types import RNG, Array, ArrayT, Namespace
 from .backends import fast_path, resolve
 
 if TYPE_CHECKING:
-    from ._types import NumpyArray
+    from ._types import NumpyArray, NumpyIndices
 
 __all__ = ["gumbel", "gumbel_softmax", "gumbel_max", "gumbel_topk", "straight_through"]
 
@@ -231,6 +231,16 @@ def gumbel_softmax(
     return inp.result(gumbel_softmax_generic(inp, gumbel_noise(inp, rng, noise), t, hard))
 
 
+# A NumPy array's type names its dtype: the indices are int64 whatever the
+# logits are (the other frameworks' array types do not carry a dtype).
+@overload
+def gumbel_max(logits: NumpyArray, axis: int = -1, *, dim: int | None = None,
+               keepdims: bool = False, num_samples: int | None = None, rng: RNG = None,
+               noise: Array | None = None, validate: bool = False) -> NumpyIndices: ...
+@overload
+def gumbel_max(logits: ArrayT, axis: int = -1, *, dim: int | None = None,
+               keepdims: bool = False, num_samples: int | None = None, rng: RNG = None,
+               noise: Array | None = None, validate: bool = False) -> ArrayT: ...
 def gumbel_max(
     logits: ArrayT,
     axis: int = -1,
@@ -307,6 +317,14 @@ def gumbel_max(
                                keepdims=bool(keepdims)))
 
 
+@overload
+def gumbel_topk(logits: NumpyArray, k: int, axis: int = -1, *,
+                dim: int | None = None, rng: RNG = None, noise: Array | None = None,
+                validate: bool = False) -> NumpyIndices: ...
+@overload
+def gumbel_topk(logits: ArrayT, k: int, axis: int = -1, *, dim: int | None = None,
+                rng: RNG = None, noise: Array | None = None,
+                validate: bool = False) -> ArrayT: ...
 def gumbel_topk(
     logits: ArrayT,
     k: int,

@@ -19,10 +19,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
+    import numpy as np
     from numpy.typing import NDArray
 
     #: what :func:`gumbelxp.gumbel` returns given neither ``like`` nor ``xp``
     NumpyArray: TypeAlias = NDArray[Any]
+    #: the indices :func:`gumbelxp.gumbel_max` and :func:`gumbelxp.gumbel_topk`
+    #: return for a NumPy array (int64, whatever the logits' dtype)
+    NumpyIndices: TypeAlias = "NDArray[np.int64]"
 
 
 class ArrayLike(Protocol):

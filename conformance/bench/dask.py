@@ -31,7 +31,7 @@ import argparse
 import math
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 
 def _counts(idx: Any, k: int) -> Any:
@@ -148,8 +148,9 @@ def bench_dask(n_draws: int = 10**8, *, probs: tuple[float, ...] = (1.0, 2.0, 3.
         rec["startup_s"] = time.perf_counter() - t0
         rec["workers"] = len(client.scheduler_info()["workers"])
         client.run(_warm_up)
-        logits = da.broadcast_to(da.from_array(np.log(np.asarray(probs, dtype=np.float32))),
-                                 (n_draws, k), chunks=(chunk, k))
+        p32 = da.from_array(np.log(np.asarray(probs, dtype=np.float32)))
+        # (dask is unannotated: say what broadcast_to returns)
+        logits = cast("da.Array", da.broadcast_to(p32, (n_draws, k), chunks=(chunk, k)))
         idx = gx.gumbel_max(logits, rng=seed)
         nb = idx.numblocks[0]
         parts = da.map_blocks(_counts, idx, k, chunks=((1,) * nb, (k,)), new_axis=1,
