@@ -189,10 +189,9 @@ def _gumbel_softmax(x: Any, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
         shape = BACKEND.shape(x)
         if not all(isinstance(d, int) for d in shape):
             return None  # the generic path says why it cannot
-        g = rng.draw_on(BACKEND, "gumbel", shape, x.dtype, BACKEND.device(x))
-    else:
-        g = -tf.math.log(-tf.math.log(_uniform(rng, tf.shape(x), x.dtype, BACKEND.device(x))))
-    s = x + g
+        s = x + rng.draw_on(BACKEND, "gumbel", shape, x.dtype, BACKEND.device(x))
+    else:  # x + g = x - log(E), E = -log(u): one elementwise pass fewer
+        s = x - tf.math.log(-tf.math.log(_uniform(rng, tf.shape(x), x.dtype, BACKEND.device(x))))
     z = s
     if tau != 1.0:  # shifted first, so that no finite input overflows
         z = (s - tf.stop_gradient(tf.reduce_max(s, axis=axis, keepdims=True))) / tau

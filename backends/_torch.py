@@ -185,12 +185,13 @@ def _gumbel_softmax(x: torch.Tensor, tau: Any, hard: bool, axis: int, rng: Any) 
     if _needs_grad(x):  # the fused softmax: its backward pass is cheaper
         # torch.softmax shifts by the maximum itself; before dividing by tau
         # the shift is ours, so that no finite input overflows
+        # (the argmax while s is still in cache, before softmax reads it again)
+        idx = s.detach().argmax(axis, keepdim=True) if hard else None
         z = s if tau == 1.0 else (s - s.detach().amax(axis, keepdim=True)) / tau
         y = torch.softmax(z, axis)
-        if not hard:
+        if idx is None:
             return y
-        y_hard = torch.zeros_like(y).scatter_(axis, s.detach().argmax(axis, keepdim=True), 1.0)
-        return y_hard + (y - y.detach())
+        return torch.zeros_like(y).scatter_(axis, idx, 1.0) + (y - y.detach())
     if hard:  # the Gumbel-max one-hot: no softmax needed
         high, idx = torch.max(s, dim=axis, keepdim=True)
         nan = high - high  # 0, or NaN on a slice with a NaN, +inf or only -inf logits
