@@ -26,24 +26,28 @@ def is_number(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, numbers.Real)
 
 
+def _as_float(v: Any) -> tuple[float, str]:
+    """``float(v)`` (``inf`` with the sign of an int beyond the float range,
+    which no computation can use) and ``v`` as an error message shows it."""
+    try:
+        return float(v), repr(v)
+    except OverflowError:
+        sign = "" if v > 0 else "negative "
+        return (INF if v > 0 else -INF), f"a {sign}integer of {len(str(abs(v)))} digits (beyond float)"
+
+
 def positive_number(v: Any, what: str) -> float:
     """``v`` (a number) as a float, ValueError unless finite and > 0."""
-    try:
-        f = float(v)
-    except OverflowError:
-        f = INF
+    f, shown = _as_float(v)
     if not (math.isfinite(f) and f > 0):
-        raise ValueError(f"{what} must be finite and > 0, got {v!r}")
+        raise ValueError(f"{what} must be finite and > 0, got {shown}")
     return f
 
 
 def finite_number(v: Any, what: str) -> float:
-    try:
-        f = float(v)
-    except OverflowError:
-        f = INF
+    f, shown = _as_float(v)
     if not math.isfinite(f):
-        raise ValueError(f"{what} must be finite, got {v!r}")
+        raise ValueError(f"{what} must be finite, got {shown}")
     return f
 
 

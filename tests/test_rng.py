@@ -10,6 +10,7 @@ from gumbelxp.conformance.support import (
     dtype_name,
     float_dtypes,
     from_numpy,
+    native_generator,
     selected_backends,
     to_numpy,
 )
@@ -27,29 +28,10 @@ OWNERS = {
 }
 
 
-def native(name, seed):
-    """A fresh native generator of framework ``name``."""
-    if name == "numpy":
-        return np.random.default_rng(seed)
-    if name == "torch":
-        import torch
-
-        return torch.Generator().manual_seed(seed)
-    if name == "jax":
-        import jax
-
-        return jax.random.key(seed)
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return tf.random.Generator.from_seed(seed)
-    raise ValueError(name)
-
-
 def native_for(be, seed):
     for fw, owners in OWNERS.items():
         if be.name in owners:
-            return native(fw, seed)
+            return native_generator(fw, seed)
     pytest.skip(f"no native generator known to this test for {be.name}")
 
 
@@ -191,7 +173,7 @@ def foreign_generators(be):
         if fw != "numpy" and (fw not in selected_backends()
                               or importlib.util.find_spec(fw) is None):
             continue
-        out.append((fw, native(fw, 0)))
+        out.append((fw, native_generator(fw, 0)))
     return out
 
 
