@@ -153,19 +153,39 @@ def _one_hot_of(s: np.ndarray, axis: int) -> np.ndarray:
     return y
 
 
+def _times_exp_shifted(y: np.ndarray, x: np.ndarray, m: np.ndarray, axis: int) -> None:
+    """``y *= exp(x - m)``, the temporary in pieces of whole rows that stay in
+    cache when the axis is the last of a C-contiguous ``x``."""
+    if axis != x.ndim - 1 or not x.flags.c_contiguous:
+        t = np.subtract(x, m)
+        np.exp(t, out=t)
+        np.multiply(y, t, out=y)
+        return
+    k = x.shape[-1]
+    x2, y2, m2 = np.reshape(x, (-1, k)), np.reshape(y, (-1, k)), np.reshape(m, (-1, 1))
+    rows = max(1, 2**15 // max(k, 1))
+    tmp = np.empty((min(rows, x2.shape[0]), k), dtype=y.dtype)
+    for i in range(0, x2.shape[0], rows):
+        j = min(i + rows, x2.shape[0])
+        t = tmp[:j - i]
+        np.subtract(x2[i:j], m2[i:j], out=t)
+        np.exp(t, out=t)
+        np.multiply(y2[i:j], t, out=y2[i:j])
+
+
 def _gumbel_softmax(x: np.ndarray, tau: Any, hard: bool, axis: int, rng: Any) -> Any:
     fi = np.finfo(x.dtype)
     if not isinstance(tau, float) or not fi.smallest_normal <= tau <= fi.max:
         return None
     gen = _native(rng)
     if gen is not None and tau == 1.0 and not hard:
-        # softmax(x - log E) = exp(x - max x) / E, normalised: one log fewer
-        e = open_uniform(gen, x.shape, x.dtype)
-        np.log(e, out=e)
-        np.negative(e, out=e)  # E ~ Exp(1)
-        y = np.subtract(x, np.max(x, axis=axis, keepdims=True))
-        np.exp(y, out=y)
-        np.divide(y, e, out=y)
+        # softmax(x - log E) = exp(x - max x) / E, normalised: one log fewer,
+        # and one buffer: the uniforms' (a second full-size one costs more
+        # than the log it saves)
+        y = open_uniform(gen, x.shape, x.dtype)
+        np.log(y, out=y)
+        np.divide(-1.0, y, out=y)  # 1 / E, E = -log(u) ~ Exp(1)
+        _times_exp_shifted(y, x, np.max(x, axis=axis, keepdims=True), axis)
         return np.divide(y, np.sum(y, axis=axis, keepdims=True), out=y)
     s = _scores(x, rng)
     if s is None:

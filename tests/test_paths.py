@@ -180,6 +180,31 @@ def test_fast_gumbel_max_equals_generic_and_reference(name, call, keepdims):
     np.testing.assert_array_equal(generic[ok], ref[ok])
 
 
+@pytest.mark.skipif("numpy" not in FAST, reason="numpy is not among the selected backends")
+@pytest.mark.parametrize("shape, axis, layout", [
+    ((5000, 8), -1, "C"),         # row pieces of 4096 rows and a tail
+    ((3, 70000), -1, "C"),        # rows longer than a piece: one row each
+    ((7, 40, 300), -1, "C"),      # leading axes flattened into rows
+    ((1024, 9), 0, "C"),          # not the last axis: one full-size temporary
+    ((9, 1024), -1, "F"),         # last axis of a non-contiguous array
+])
+def test_numpy_tau1_soft_in_pieces(shape, axis, layout):
+    """NumPy's tau = 1 soft path (exp(x - max x) / E in the uniforms' buffer,
+    the temporary in cache-sized pieces of rows) against the generic path
+    and the float64 reference, from the same generator state."""
+    x = logits_for(shape, axis, "some", 11)
+    x32 = x.astype(np.float32)
+    xa = np.asfortranarray(x32) if layout == "F" else x32
+    g1, g2, g3 = twins("numpy", 11)
+    fast = gx.gumbel_softmax(xa, 1.0, axis=axis, rng=g1)
+    with generic_only():
+        generic = gx.gumbel_softmax(xa, 1.0, axis=axis, rng=g2)
+    g = -np.log(-np.log(ref_uniform("numpy", g3, shape, "float32")))
+    ref = ref_gumbel_softmax(x32, g, 1.0, False, axis)
+    assert_same(fast, ref, TOLERANCES["float32"])
+    assert_same(fast, generic, TOLERANCES["float32"])
+
+
 def test_fast_paths_exist_where_claimed():
     """The paths the comparisons above exercise are really taken."""
     from gumbelxp.backends import get_backend
