@@ -139,17 +139,19 @@ def _gumbel_max(x: np.ndarray, axis: int, keepdims: bool, rng: Any) -> Any:
 def _one_hot_of(s: np.ndarray, axis: int) -> np.ndarray:
     """The exact one-hot of ``argmax(s)``, NaN on the slices whose maximum is
     not finite (a NaN, +inf or only -inf logits)."""
-    idx = np.argmax(s, axis=axis, keepdims=True)
-    high = np.max(s, axis=axis, keepdims=True)
+    idx = np.argmax(s, axis=axis, keepdims=True)  # NumPy's argmax finds a NaN first
     y = np.zeros(s.shape, dtype=s.dtype)
     if axis == y.ndim - 1:  # rows of a fresh C array: one fancy-index write
         rows = np.reshape(y, (-1, s.shape[-1]))
-        rows[np.arange(rows.shape[0]), np.reshape(idx, (-1,))] = 1.0
+        at = (np.arange(rows.shape[0]), np.reshape(idx, (-1,)))
+        rows[at] = 1.0
+        high = np.reshape(s, (-1, s.shape[-1]))[at]  # the maxima, gathered: no second pass
     else:
         np.put_along_axis(y, idx, 1.0, axis=axis)
+        high = np.max(s, axis=axis, keepdims=True)
     bad = ~np.isfinite(high)
     if bad.any():
-        y[np.broadcast_to(bad, y.shape)] = np.nan
+        y[np.broadcast_to(np.reshape(bad, np.shape(idx)), y.shape)] = np.nan
     return y
 
 
