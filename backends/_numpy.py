@@ -151,7 +151,7 @@ def _one_hot_of(s: np.ndarray, axis: int) -> np.ndarray:
         high = np.max(s, axis=axis, keepdims=True)
     bad = ~np.isfinite(high)
     if bad.any():
-        y[np.broadcast_to(np.reshape(bad, np.shape(idx)), y.shape)] = np.nan
+        y[np.broadcast_to(np.reshape(bad, idx.shape), y.shape)] = np.nan
     return y
 
 
