@@ -27,13 +27,14 @@ def is_number(v: Any) -> bool:
 
 
 def _as_float(v: Any) -> tuple[float, str]:
-    """``float(v)`` (``inf`` with the sign of an int beyond the float range,
-    which no computation can use) and ``v`` as an error message shows it."""
+    """``float(v)`` (``inf`` with the sign of a number beyond the float range,
+    which no computation can use) and ``v`` as an error message shows it
+    (not the hundreds of digits of such an int)."""
     try:
         return float(v), repr(v)
     except OverflowError:
-        sign = "" if v > 0 else "negative "
-        return (INF if v > 0 else -INF), f"a {sign}integer of {len(str(abs(v)))} digits (beyond float)"
+        return (INF, "a number beyond the float range") if v > 0 else (
+            -INF, "a negative number beyond the float range")
 
 
 def positive_number(v: Any, what: str) -> float:
